@@ -1,0 +1,49 @@
+// Binds a server to a port, turning the usual failures into errors that name the setting.
+import type { Server } from 'node:net';
+
+export class ListenError extends Error {
+  override name = 'ListenError';
+}
+
+export interface ListenOptions {
+  port: number;
+  host?: string;
+  /** How the user set this port, e.g. "--port / WEB_PORT", for the error message. */
+  setting: string;
+}
+
+/** Resolves with the bound port (useful with port 0 in tests). */
+export function listen(server: Server, opts: ListenOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      const where = `${opts.host ?? '0.0.0.0'}:${opts.port} (${opts.setting})`;
+      if (err.code === 'EADDRINUSE')
+        reject(new ListenError(`port ${where} is already in use; choose another with ${opts.setting}`));
+      else if (err.code === 'EACCES')
+        reject(
+          new ListenError(
+            `no permission to listen on ${where}; ports below 1024 need root or net.ipv4.ip_unprivileged_port_start`,
+          ),
+        );
+      else reject(new ListenError(`cannot listen on ${where}: ${err.message}`));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : opts.port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ port: opts.port, host: opts.host });
+  });
+}
+
+/** Closes a server and waits; idle keep-alive sockets are closed so close() can finish. */
+export function closeServer(server: Server & { closeIdleConnections?: () => void }): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeIdleConnections?.();
+  });
+}

@@ -1,0 +1,84 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const fixture = fileURLToPath(new URL('../testdata/fixture-main.ts', import.meta.url));
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [fixture, ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+
+describe('runMain', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    child?.kill('SIGKILL');
+    child = undefined;
+  });
+
+  it('exits 2 with one line naming a bad setting', () => {
+    const r = run([], { FIXTURE_PORT: 'eighty' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'multipod-fixture: invalid setting --port / FIXTURE_PORT: "eighty" is not an integer from 0 to 65535\n',
+    );
+    expect(r.stdout).toBe('');
+  });
+
+  it('prints --help with every setting, including the common ones', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    for (const env of ['FIXTURE_PORT', 'FIXTURE_DELAY', 'FIXTURE_LOG_LEVEL', 'FIXTURE_SHUTDOWN_TIMEOUT'])
+      expect(r.stdout).toContain(env);
+  });
+
+  async function start(env: Record<string, string>) {
+    child = spawn(process.execPath, [fixture], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines: Record<string, unknown>[] = [];
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl = buf.indexOf('\n');
+      while (nl !== -1) {
+        lines.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf('\n');
+      }
+    });
+    while (!lines.some((l) => l.msg === 'listening')) await new Promise((r) => setTimeout(r, 20));
+    return lines;
+  }
+
+  it('logs JSON lines and exits 0 on SIGTERM after stop()', async () => {
+    const lines = await start({ FIXTURE_DELAY: '200' });
+    expect(lines[0]).toMatchObject({ level: 'info', component: 'fixture', msg: 'listening' });
+    expect(typeof lines[0]!.time).toBe('string');
+    child!.kill('SIGTERM');
+    const [code] = await once(child!, 'exit');
+    expect(code).toBe(0);
+    expect(lines.map((l) => l.msg)).toEqual(['listening', 'shutting down', 'stopped']);
+  });
+
+  it('exits 1 when stop() outlives the shutdown deadline', async () => {
+    const lines = await start({ FIXTURE_DELAY: '5000', FIXTURE_SHUTDOWN_TIMEOUT: '300ms' });
+    child!.kill('SIGTERM');
+    const [code] = await once(child!, 'exit');
+    expect(code).toBe(1);
+    expect(lines.at(-1)).toMatchObject({
+      level: 'error',
+      msg: 'shutdown deadline passed; exiting with work unfinished',
+    });
+  });
+
+  it('calls reload on SIGHUP', async () => {
+    const lines = await start({});
+    child!.kill('SIGHUP');
+    while (!lines.some((l) => l.msg === 'reloaded')) await new Promise((r) => setTimeout(r, 20));
+    expect(lines.map((l) => l.msg)).toContain('SIGHUP: reloading');
+  });
+});

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import {
+  bool,
+  duration,
+  helpText,
+  int,
+  list,
+  loadSettings,
+  oneOf,
+  port,
+  SettingError,
+  setting,
+  size,
+  text,
+  url,
+} from './settings.ts';
+
+const specs = {
+  port: setting(port(), { flag: 'port', env: 'T_PORT', default: '8080', help: 'Port.' }),
+  timeout: setting(duration({ min: 1 }), {
+    flag: 'timeout',
+    env: 'T_TIMEOUT',
+    default: '10s',
+    help: 'Timeout.',
+  }),
+  maxSize: setting(size(), { flag: 'max-size', env: 'T_MAX_SIZE', default: '10Mi', help: 'Max size.' }),
+  once: setting(bool(), { flag: 'once', env: 'T_ONCE', default: 'false', help: 'Once.' }),
+  format: setting(oneOf(['combined', 'json'] as const), {
+    flag: 'format',
+    env: 'T_FORMAT',
+    default: 'combined',
+    help: 'Format.',
+  }),
+  source: setting(url(), { flag: 'source', env: 'T_SOURCE', help: 'Source.' }),
+  tags: setting(list(text()), { flag: 'tags', env: 'T_TAGS', default: '', help: 'Tags.' }),
+  name: setting(text(), { flag: 'name', env: 'T_NAME', required: true, help: 'Name.' }),
+  workers: setting(int(1, 8), { flag: 'workers', env: 'T_WORKERS', default: '1', help: 'Workers.' }),
+};
+
+const load = (argv: string[], env: Record<string, string> = {}) =>
+  loadSettings(specs, argv, { T_NAME: 'n', ...env });
+
+describe('loadSettings', () => {
+  it('applies defaults, parsed like user input', () => {
+    const c = load([]);
+    expect(c).toMatchObject({
+      port: 8080,
+      timeout: 10_000,
+      maxSize: 10 * 2 ** 20,
+      once: false,
+      format: 'combined',
+      tags: [],
+    });
+    expect(c.source).toBeUndefined();
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads the environment, and flags win over it', () => {
+    expect(load([], { T_PORT: '9000' }).port).toBe(9000);
+    expect(load(['--port', '7000'], { T_PORT: '9000' }).port).toBe(7000);
+    expect(load(['--port=7001'], { T_PORT: '9000' }).port).toBe(7001);
+  });
+
+  it('treats a bare boolean flag as true', () => {
+    expect(load(['--once']).once).toBe(true);
+    expect(load(['--once', '--port', '1']).once).toBe(true);
+    expect(load(['--once', 'false']).once).toBe(false);
+  });
+
+  it('treats an empty environment variable as unset', () => {
+    expect(load([], { T_PORT: '' }).port).toBe(8080);
+  });
+
+  it.each([
+    [['--port', 'http'], 'invalid setting --port / T_PORT: "http" is not an integer from 0 to 65535'],
+    [['--port', '70000'], 'invalid setting --port / T_PORT: "70000" is not an integer from 0 to 65535'],
+    [
+      ['--timeout', '10'],
+      'invalid setting --timeout / T_TIMEOUT: "10" is not a duration like 500ms, 10s or 2m of at least 1ms',
+    ],
+    [
+      ['--max-size', 'huge'],
+      'invalid setting --max-size / T_MAX_SIZE: "huge" is not a size like 512Ki, 10Mi, 1G or a number of bytes',
+    ],
+    [['--format', 'xml'], 'invalid setting --format / T_FORMAT: "xml" is not one of combined, json'],
+    [['--source', 'ftp://x'], 'invalid setting --source / T_SOURCE: "ftp://x" is not a URL (http or https)'],
+    [['--once', 'maybe'], 'invalid setting --once / T_ONCE: "maybe" is not true or false'],
+    [['--nope', '1'], 'unknown flag --nope (see --help for the settings)'],
+    [['port'], 'unexpected argument "port"; settings are --flag value (see --help)'],
+    [['--port'], 'flag --port needs a value: an integer from 0 to 65535'],
+  ])('%j is refused with one line naming it', (argv, message) => {
+    expect(() => load(argv)).toThrow(new SettingError(message));
+  });
+
+  it('names a missing required setting', () => {
+    expect(() => loadSettings(specs, [], {})).toThrow(
+      'missing setting --name / T_NAME: give a non-empty string',
+    );
+  });
+
+  it('lists every setting in --help with its variable and default', () => {
+    const help = helpText('title', specs);
+    for (const s of Object.values(specs)) {
+      expect(help).toContain(`--${s.flag}`);
+      expect(help).toContain(s.env);
+    }
+    expect(help).toMatch(/--port <port>\s+T_PORT\s+8080\s+Port\./);
+    expect(help).toMatch(/--name <text>\s+T_NAME\s+\(required\)/);
+  });
+});

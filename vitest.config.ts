@@ -1,0 +1,9 @@
+// Unit and integration tests that need only Node.js: `pnpm test`.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: ['packages/*', 'demo'],
+    reporters: ['default', './scripts/summary-reporter.ts'],
+  },
+});
