@@ -20,7 +20,13 @@ describe('admin server', () => {
   const server: Server = createAdminServer({
     health,
     registry,
-    routes: [(req, res) => req.url === '/status' && (res.end('status'), true)],
+    routes: [
+      (req, res) => {
+        if (req.url !== '/status') return false;
+        res.end('status');
+        return true;
+      },
+    ],
   });
   let base = '';
 
