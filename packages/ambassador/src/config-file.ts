@@ -1,0 +1,292 @@
+// The full form: a YAML file of listeners, routes and pools, validated with zod. Every error names
+// the file, the line and the field (`ambassador.yaml:12 pools.api.upstreams[1].weight: ...`).
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDuration } from '@multipod/service';
+import { type Document, LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import type { HealthCheckConfig, ListenerConfig, PoolConfig, ProxyConfig, UpstreamConfig } from './types.ts';
+
+export class ConfigFileError extends Error {
+  override name = 'ConfigFileError';
+}
+
+const durationField = z.union([z.number().int().min(0), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const ms = parseDuration(v);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration like 500ms, 10s or 2m` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const upstreamUrl = z.string().refine(
+  (s) => {
+    try {
+      return ['http:', 'https:', 'tcp:', 'tls:'].includes(new URL(s).protocol) && new URL(s).hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a URL like http://host:port, https://, tcp:// or tls://' },
+);
+
+const upstreamSchema = z.union([
+  upstreamUrl.transform((url) => ({ url })),
+  z.strictObject({
+    url: upstreamUrl,
+    weight: z.number().int().min(1).max(1000).optional(),
+    maxInFlight: z.number().int().min(0).optional(),
+  }),
+]);
+
+const healthCheckSchema = z.strictObject({
+  type: z.enum(['http', 'tcp']).optional(),
+  path: z.string().startsWith('/').optional(),
+  interval: durationField.optional(),
+  timeout: durationField.optional(),
+  rise: z.number().int().min(1).max(100).optional(),
+  fall: z.number().int().min(1).max(100).optional(),
+});
+
+const poolSchema = z.strictObject({
+  balance: z.enum(['round-robin', 'least-requests']).optional(),
+  upstreams: z.array(upstreamSchema).min(1),
+  healthCheck: healthCheckSchema.optional(),
+  ejection: z
+    .strictObject({
+      consecutiveFailures: z.number().int().min(0).optional(),
+      baseTime: durationField.optional(),
+      maxTime: durationField.optional(),
+    })
+    .optional(),
+  tls: z
+    .strictObject({
+      caFile: z.string().min(1).optional(),
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+      serverName: z.string().min(1).optional(),
+      insecure: z.boolean().optional(),
+    })
+    .optional(),
+  timeouts: z
+    .strictObject({
+      connect: durationField.optional(),
+      read: durationField.optional(),
+      idle: durationField.optional(),
+    })
+    .optional(),
+  retries: z
+    .strictObject({
+      attempts: z.number().int().min(0).max(10).optional(),
+      budget: z.number().min(0).max(100).optional(),
+    })
+    .optional(),
+});
+
+const routeSchema = z.strictObject({
+  host: z.string().min(1).optional(),
+  pathPrefix: z.string().startsWith('/').optional(),
+  rewritePrefix: z.string().startsWith('/').optional(),
+  pool: z.string().min(1),
+});
+
+const listenerSchema = z.strictObject({
+  name: z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only'),
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65535),
+  protocol: z.enum(['http', 'tcp']).optional(),
+  routes: z.array(routeSchema).min(1).optional(),
+  pool: z.string().min(1).optional(),
+});
+
+const fileSchema = z.strictObject({
+  trustForwarded: z.boolean().optional(),
+  listeners: z.array(listenerSchema).min(1),
+  pools: z.record(
+    z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'pool names: letters, digits, _ . - only'),
+    poolSchema,
+  ),
+});
+
+type FileShape = z.output<typeof fileSchema>;
+type Path = readonly (string | number)[];
+
+/** Where a path points in the document, as "line N"; falls back to the nearest existing parent. */
+function lineOf(doc: Document, lines: LineCounter, path: Path): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) return lines.linePos(node.range[0]).line;
+  }
+  return 1;
+}
+
+function fieldName(path: Path): string {
+  return (
+    path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') ||
+    '(top level)'
+  );
+}
+
+export interface Defaults extends Omit<PoolConfig, 'name' | 'upstreams'> {
+  readonly maxInFlight: number;
+  readonly host: string;
+  readonly trustForwarded: boolean;
+}
+
+/**
+ * Parses and validates the file's text; throws ConfigFileError listing every problem, one per line.
+ * `readFile` reads TLS files named in the config (relative to the config file's folder).
+ */
+export function parseConfigFile(
+  text: string,
+  file: string,
+  defaults: Defaults,
+  readFile: (p: string) => string,
+): ProxyConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigFileError(
+      doc.errors
+        .map(
+          (e) =>
+            `${file}:${e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line} YAML: ${e.message.split('\n')[0]}`,
+        )
+        .join('\n'),
+    );
+  }
+  const problems: string[] = [];
+  const at = (path: Path, message: string) =>
+    problems.push(`${file}:${lineOf(doc, lines, path)} ${fieldName(path)}: ${message}`);
+
+  const parsed = fileSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) at(issue.path as Path, issue.message);
+    throw new ConfigFileError(problems.join('\n'));
+  }
+  const raw: FileShape = parsed.data;
+
+  const pools = new Map<string, PoolConfig>();
+  for (const [name, p] of Object.entries(raw.pools)) {
+    const base: Path = ['pools', name];
+    const upstreams: UpstreamConfig[] = p.upstreams.map((u) => ({
+      url: u.url,
+      weight: 'weight' in u && u.weight !== undefined ? u.weight : 1,
+      maxInFlight: 'maxInFlight' in u && u.maxInFlight !== undefined ? u.maxInFlight : defaults.maxInFlight,
+    }));
+    const kinds = new Set(upstreams.map((u) => (/^(tcp|tls):/.test(u.url) ? 'tcp' : 'http')));
+    if (kinds.size > 1)
+      at([...base, 'upstreams'], 'mixes http(s):// and tcp:// / tls:// upstreams; use one kind');
+    const readTls = (field: 'caFile' | 'certFile' | 'keyFile'): string | undefined => {
+      const f = p.tls?.[field];
+      if (f === undefined) return undefined;
+      const full = isAbsolute(f) ? f : resolve(dirname(file), f);
+      try {
+        return readFile(full);
+      } catch (err) {
+        at([...base, 'tls', field], `cannot read ${full}: ${(err as Error).message}`);
+        return undefined;
+      }
+    };
+    const tls = p.tls
+      ? {
+          ca: readTls('caFile'),
+          cert: readTls('certFile'),
+          key: readTls('keyFile'),
+          serverName: p.tls.serverName,
+          insecure: p.tls.insecure ?? false,
+        }
+      : defaults.tls;
+    if (p.tls && (p.tls.certFile === undefined) !== (p.tls.keyFile === undefined))
+      at([...base, 'tls'], 'certFile and keyFile go together');
+    let healthCheck: HealthCheckConfig | undefined = defaults.healthCheck;
+    if (p.healthCheck) {
+      const hc = p.healthCheck;
+      const type = hc.type ?? (hc.path !== undefined ? 'http' : kinds.has('tcp') ? 'tcp' : 'http');
+      healthCheck = {
+        type,
+        path: hc.path ?? defaults.healthCheck?.path ?? '/',
+        interval: hc.interval ?? defaults.healthCheck?.interval ?? 5000,
+        timeout: hc.timeout ?? defaults.healthCheck?.timeout ?? 1000,
+        rise: hc.rise ?? defaults.healthCheck?.rise ?? 2,
+        fall: hc.fall ?? defaults.healthCheck?.fall ?? 3,
+      };
+      if (healthCheck.interval < 10) at([...base, 'healthCheck', 'interval'], 'must be at least 10ms');
+    }
+    const ejection = {
+      consecutiveFailures: p.ejection?.consecutiveFailures ?? defaults.ejection.consecutiveFailures,
+      baseTime: p.ejection?.baseTime ?? defaults.ejection.baseTime,
+      maxTime: p.ejection?.maxTime ?? Math.max(defaults.ejection.maxTime, p.ejection?.baseTime ?? 0),
+    };
+    pools.set(name, {
+      name,
+      balance: p.balance ?? defaults.balance,
+      upstreams,
+      healthCheck,
+      ejection,
+      tls,
+      connectTimeout: p.timeouts?.connect ?? defaults.connectTimeout,
+      readTimeout: p.timeouts?.read ?? defaults.readTimeout,
+      idleTimeout: p.timeouts?.idle ?? defaults.idleTimeout,
+      retries: p.retries?.attempts ?? defaults.retries,
+      retryBudget: p.retries?.budget === undefined ? defaults.retryBudget : p.retries.budget / 100,
+    });
+  }
+
+  const isTcpPool = (name: string) =>
+    pools.get(name)?.upstreams.some((u) => /^(tcp|tls):/.test(u.url)) ?? false;
+  const listeners: ListenerConfig[] = [];
+  const names = new Set<string>();
+  const ports = new Set<string>();
+  raw.listeners.forEach((l, i) => {
+    const base: Path = ['listeners', i];
+    const protocol = l.protocol ?? (l.pool !== undefined && l.routes === undefined ? 'tcp' : 'http');
+    if (names.has(l.name)) at([...base, 'name'], `listener name "${l.name}" is used twice`);
+    names.add(l.name);
+    const host = l.host ?? defaults.host;
+    if (l.port !== 0 && ports.has(`${host}:${l.port}`)) at([...base, 'port'], `port ${l.port} is used twice`);
+    ports.add(`${host}:${l.port}`);
+    if (protocol === 'tcp') {
+      if (l.routes) at([...base, 'routes'], 'a tcp listener has no routes; give it a pool');
+      if (l.pool === undefined) at(base, 'a tcp listener needs a pool');
+      else if (!pools.has(l.pool))
+        at([...base, 'pool'], `no pool named "${l.pool}" (have: ${[...pools.keys()].join(', ')})`);
+      else if (!isTcpPool(l.pool))
+        at(
+          [...base, 'pool'],
+          `pool "${l.pool}" has http(s):// upstreams; a tcp listener needs tcp:// or tls://`,
+        );
+    } else {
+      if (l.pool !== undefined && l.routes !== undefined)
+        at([...base, 'pool'], 'give either pool or routes, not both');
+      const routes = l.routes ?? (l.pool !== undefined ? [{ pool: l.pool }] : undefined);
+      if (!routes) at(base, 'an http listener needs routes (or a pool)');
+      routes?.forEach((r, j) => {
+        const where: Path = l.routes ? [...base, 'routes', j, 'pool'] : [...base, 'pool'];
+        if (!pools.has(r.pool))
+          at(where, `no pool named "${r.pool}" (have: ${[...pools.keys()].join(', ')})`);
+        else if (isTcpPool(r.pool))
+          at(where, `pool "${r.pool}" has tcp:// upstreams; an http route needs http(s)://`);
+      });
+    }
+    listeners.push({
+      name: l.name,
+      host,
+      port: l.port,
+      protocol,
+      routes:
+        protocol === 'http'
+          ? (l.routes ?? (l.pool !== undefined ? [{ pool: l.pool }] : [])).map((r) => ({
+              host: 'host' in r ? r.host?.toLowerCase() : undefined,
+              pathPrefix: ('pathPrefix' in r ? r.pathPrefix : undefined) ?? '/',
+              rewritePrefix: 'rewritePrefix' in r ? r.rewritePrefix : undefined,
+              pool: r.pool,
+            }))
+          : [],
+      pool: protocol === 'tcp' ? l.pool : undefined,
+    });
+  });
+  if (problems.length > 0) throw new ConfigFileError(problems.join('\n'));
+  return { listeners, pools, trustForwarded: raw.trustForwarded ?? defaults.trustForwarded };
+}

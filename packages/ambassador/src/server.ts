@@ -1,0 +1,238 @@
+// The ambassador: builds the config (simple form or file), binds every listener and the admin
+// server, swaps the config atomically on reload, and drains on stop.
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
+import { closeServer, createAdminServer, Health, type Logger, listen, SettingError } from '@multipod/service';
+import { Registry } from 'prom-client';
+import { type AccessLog, noAccessLog } from './access-log.ts';
+import { type AmbassadorSettings, poolDefaults, simpleConfig } from './config.ts';
+import { ConfigFileError, parseConfigFile } from './config-file.ts';
+import { AgentCache, createHttpListener, type HttpListener } from './http-proxy.ts';
+import { Metrics } from './metrics.ts';
+import type { PoolEvents } from './pool.ts';
+import { type Watcher, watchConfig } from './reload.ts';
+import { buildState, type ProxyState } from './state.ts';
+import { createTcpListener, type TcpListener } from './tcp-proxy.ts';
+import type { ListenerConfig, ProxyConfig } from './types.ts';
+
+export interface AmbassadorDeps {
+  log: Logger;
+  registry?: Registry;
+  accessLog?: AccessLog;
+  readFile?: (path: string) => string;
+  /** Milliseconds, for ejection and health state. */
+  now?: () => number;
+  /** Watch the config file (default true); tests may call reload() themselves. */
+  watch?: boolean;
+}
+
+export type ReloadResult = 'applied' | 'unchanged' | 'rejected';
+
+export interface Ambassador {
+  /** Bound port of each listener, by name. */
+  readonly ports: ReadonlyMap<string, number>;
+  readonly adminPort: number;
+  readonly health: Health;
+  readonly registry: Registry;
+  state(): ProxyState;
+  reload(): ReloadResult;
+  stop(): Promise<void>;
+}
+
+export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDeps): Promise<Ambassador> {
+  const log = deps.log;
+  const readFile = deps.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const registry = deps.registry ?? new Registry();
+  const accessLog = deps.accessLog ?? noAccessLog;
+  const now = deps.now ?? Date.now;
+
+  const defaults = {
+    ...poolDefaults(s, readFile),
+    maxInFlight: s.maxInFlight,
+    host: s.host,
+    trustForwarded: s.trustForwarded,
+  };
+  let fileText: string | undefined;
+  const loadFile = (text: string) => parseConfigFile(text, s.config!, defaults, readFile);
+
+  let config: ProxyConfig;
+  if (s.config !== undefined) {
+    try {
+      fileText = readFile(s.config);
+    } catch (err) {
+      throw new SettingError(
+        `invalid setting --config / AMBASSADOR_CONFIG: cannot read ${s.config}: ${(err as Error).message}`,
+      );
+    }
+    try {
+      config = loadFile(fileText);
+    } catch (err) {
+      if (err instanceof ConfigFileError) throw new SettingError(`invalid config file:\n${err.message}`);
+      throw err;
+    }
+  } else config = simpleConfig(s, readFile);
+
+  let state: ProxyState;
+  const metrics = new Metrics(registry, () => state.pools.values(), now);
+  const events: Partial<PoolEvents> = {
+    ejected(pool, u, forMs) {
+      metrics.ejections.inc({ pool: pool.name, upstream: u.name });
+      log.warn({ pool: pool.name, upstream: u.name, forMs }, 'upstream ejected after consecutive failures');
+    },
+    healthChanged(pool, u, healthy) {
+      log[healthy ? 'info' : 'warn'](
+        { pool: pool.name, upstream: u.name },
+        healthy ? 'upstream is healthy' : 'upstream failed its health checks',
+      );
+    },
+  };
+  state = buildState(config, { now, events });
+  for (const c of state.checkers) c.start();
+
+  const agents = new AgentCache();
+  const httpListeners: HttpListener[] = [];
+  const tcpListeners: TcpListener[] = [];
+  const servers: (Server | NetServer)[] = [];
+  const ports = new Map<string, number>();
+  const common = { state: () => state, metrics, accessLog, log };
+  try {
+    for (const l of config.listeners) {
+      let server: Server | NetServer;
+      if (l.protocol === 'http') {
+        const h = createHttpListener(l, { ...common, agents, clientIdleTimeout: s.clientIdleTimeout });
+        httpListeners.push(h);
+        server = h.server;
+      } else {
+        const t = createTcpListener(l, common);
+        tcpListeners.push(t);
+        server = t.server;
+      }
+      servers.push(server);
+      const setting =
+        s.config !== undefined ? `listener "${l.name}" in ${s.config}` : '--listen / AMBASSADOR_LISTEN';
+      ports.set(l.name, await listen(server, { port: l.port, host: l.host, setting }));
+    }
+  } catch (err) {
+    for (const srv of servers) srv.close();
+    for (const c of state.checkers) c.stop();
+    throw err;
+  }
+
+  const health = new Health({
+    ready: () => {
+      const t = now();
+      const empty = [...state.pools.values()]
+        .filter((p) => !p.upstreams.some((u) => u.up(t)))
+        .map((p) => p.name);
+      // Ready means listening with a config; an empty pool is reported but does not fail the probe
+      // (the ambassador answers 503 for it at once; restarting it would not help).
+      return {
+        ok: true,
+        reason: empty.length ? `no healthy upstream in pool ${empty.join(', ')}` : undefined,
+      };
+    },
+  });
+  const admin = createAdminServer({ health, registry });
+  const adminPort = await listen(admin, {
+    port: s.adminPort,
+    host: s.host,
+    setting: '--admin-port / AMBASSADOR_ADMIN_PORT',
+  });
+  log.info(
+    { listeners: config.listeners.map((l) => `${l.name} ${l.protocol} :${ports.get(l.name)}`), adminPort },
+    'ambassador listening',
+  );
+
+  const sameListeners = (a: readonly ListenerConfig[], b: readonly ListenerConfig[]) =>
+    a.length === b.length &&
+    a.every(
+      (l, i) =>
+        l.name === b[i]!.name &&
+        l.host === b[i]!.host &&
+        l.port === b[i]!.port &&
+        l.protocol === b[i]!.protocol,
+    );
+
+  const reload = (): ReloadResult => {
+    if (s.config === undefined) return 'unchanged';
+    let text: string;
+    try {
+      text = readFile(s.config);
+    } catch (err) {
+      metrics.reloads.inc({ result: 'rejected' });
+      metrics.configOk.set(0);
+      log.error(
+        { file: s.config, err: (err as Error).message },
+        'config reload rejected: cannot read the file; keeping the running config',
+      );
+      return 'rejected';
+    }
+    if (text === fileText) return 'unchanged';
+    fileText = text;
+    let next: ProxyConfig;
+    try {
+      next = loadFile(text);
+      if (!sameListeners(next.listeners, state.config.listeners))
+        throw new ConfigFileError(
+          `${s.config}: listeners changed (name, host, port or protocol); that needs a restart`,
+        );
+    } catch (err) {
+      metrics.reloads.inc({ result: 'rejected' });
+      metrics.configOk.set(0);
+      log.error(
+        { file: s.config, problems: (err as Error).message.split('\n') },
+        'config reload rejected; keeping the running config',
+      );
+      return 'rejected';
+    }
+    const old = state;
+    const fresh = buildState(next, { previous: old, now, events });
+    state = fresh; // the one atomic step: every new request sees the new routes and pools
+    for (const c of old.checkers) c.stop();
+    for (const c of fresh.checkers) c.start();
+    metrics.reloads.inc({ result: 'applied' });
+    metrics.configOk.set(1);
+    log.info({ file: s.config, pools: [...next.pools.keys()] }, 'config reloaded');
+    return 'applied';
+  };
+
+  let watcher: Watcher | undefined;
+  if (s.config !== undefined && deps.watch !== false) watcher = watchConfig(s.config, () => reload());
+
+  const stop = async () => {
+    health.drain();
+    log.info({ drainDelay: s.drainDelay }, 'draining: /readyz is 503; listeners close after the drain delay');
+    if (s.drainDelay > 0) await new Promise((r) => setTimeout(r, s.drainDelay));
+    watcher?.close();
+    for (const h of httpListeners) h.drain();
+    // Whatever is still running when the grace period is nearly over is cut, so we exit 0 in time.
+    const budget = Math.max(100, s.shutdownTimeout - s.drainDelay - 500);
+    const cut = setTimeout(() => {
+      for (const h of httpListeners) h.server.closeAllConnections();
+      for (const t of tcpListeners) for (const sock of t.sockets) sock.destroy();
+    }, budget);
+    const sweep = setInterval(() => {
+      for (const h of httpListeners) h.server.closeIdleConnections();
+    }, 50);
+    await Promise.all([
+      ...httpListeners.map((h) => closeServer(h.server)),
+      ...tcpListeners.map(
+        (t) =>
+          new Promise<void>((resolve) => {
+            t.server.close(() => resolve());
+            // Half-open TCP streams end when both sides have ended.
+            for (const sock of t.sockets as Set<Socket>) if (sock.readableEnded) sock.end();
+          }),
+      ),
+    ]);
+    clearTimeout(cut);
+    clearInterval(sweep);
+    for (const c of state.checkers) c.stop();
+    agents.destroyAll();
+    accessLog.flush();
+    await closeServer(admin);
+  };
+
+  return { ports, adminPort, health, registry, state: () => state, reload, stop };
+}

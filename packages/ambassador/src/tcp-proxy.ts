@@ -1,0 +1,178 @@
+// A TCP listener: each client connection goes to one upstream of the pool (plain or TLS), bytes
+// piped both ways with backpressure and half-close. The client is not read until the upstream is
+// connected, so a failed connect can move to the next upstream without losing a byte.
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { Logger } from '@multipod/service';
+import type { AccessLog } from './access-log.ts';
+import type { Metrics } from './metrics.ts';
+import type { Pool, Upstream } from './pool.ts';
+import type { ProxyState } from './state.ts';
+import { tlsConnectOptions } from './tls.ts';
+import type { ListenerConfig } from './types.ts';
+
+export interface TcpDeps {
+  state(): ProxyState;
+  metrics: Metrics;
+  accessLog: AccessLog;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface TcpListener {
+  readonly server: Server;
+  /** Open client connections, for shutdown. */
+  readonly sockets: Set<Socket>;
+}
+
+export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpListener {
+  const now = deps.now ?? performance.now.bind(performance);
+  const name = listener.name;
+  const sockets = new Set<Socket>();
+  const active = deps.metrics.activeConnections.labels(name);
+  const toUpstream = deps.metrics.bytes.labels(name, 'upstream');
+  const toClient = deps.metrics.bytes.labels(name, 'client');
+
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => {
+    const start = now();
+    sockets.add(client);
+    active.inc();
+    const pool = deps.state().pools.get(listener.pool!)!;
+    let upstream: Upstream | undefined;
+    let retries = 0;
+    let error: string | undefined;
+    let result = 'ok';
+    const tried = new Set<Upstream>();
+    client.on('error', (err) => {
+      error ??= `client: ${err.message}`;
+    });
+    client.once('close', () => {
+      sockets.delete(client);
+      active.dec();
+      const label = upstream?.name ?? 'none';
+      deps.metrics.tcpConnections.inc({ listener: name, upstream: label, result });
+      deps.accessLog.write({
+        listener: name,
+        upstream: label,
+        status: result,
+        bytes: client.bytesWritten,
+        bytesIn: client.bytesRead,
+        durationMs: Math.round((now() - start) * 1000) / 1000,
+        retries,
+        ...(error ? { error } : {}),
+      });
+    });
+
+    const tryConnect = () => {
+      const picked = pool.pick(tried);
+      if (!picked.upstream) {
+        result = 'refused';
+        error ??= picked.reason;
+        client.destroy();
+        return;
+      }
+      const u = picked.upstream;
+      upstream = u;
+      tried.add(u);
+      u.inFlight++;
+      connectUpstream(pool, u, (err, up) => {
+        if (err || !up) {
+          u.inFlight--;
+          pool.failed(u);
+          error = `${u.name}: ${err?.message ?? 'connect failed'}`;
+          if (!client.destroyed && retries < pool.config.retries && pool.takeRetry()) {
+            retries++;
+            deps.metrics.retries.inc({ listener: name, pool: pool.name });
+            return tryConnect();
+          }
+          result = 'error';
+          client.destroy();
+          return;
+        }
+        error = undefined;
+        pool.succeeded(u);
+        if (client.destroyed) {
+          u.inFlight--;
+          up.destroy();
+          return;
+        }
+        splice(client, up, (failure) => {
+          u.inFlight--;
+          toUpstream.inc(up.bytesWritten);
+          toClient.inc(client.bytesWritten);
+          if (failure) {
+            result = 'error';
+            error ??= failure;
+          }
+        });
+      });
+    };
+    pool.noteRequest();
+    tryConnect();
+  });
+
+  return { server, sockets };
+}
+
+/** Connects with the pool's timeout (and TLS options for tls:// upstreams). */
+function connectUpstream(
+  pool: Pool,
+  u: Upstream,
+  done: (err: Error | undefined, socket?: Socket) => void,
+): void {
+  const socket: Socket = u.tls
+    ? tlsConnect({
+        host: u.host,
+        port: u.port,
+        ...({ allowHalfOpen: true } as object),
+        ...tlsConnectOptions(u, pool.config.tls),
+      })
+    : netConnect({ host: u.host, port: u.port, allowHalfOpen: true, noDelay: true });
+  const timer = setTimeout(
+    () => fail(new Error(`connect timeout after ${pool.config.connectTimeout}ms`)),
+    pool.config.connectTimeout,
+  );
+  const fail = (err: Error) => {
+    clearTimeout(timer);
+    socket.removeListener(u.tls ? 'secureConnect' : 'connect', ok);
+    socket.destroy();
+    done(err);
+  };
+  const ok = () => {
+    clearTimeout(timer);
+    socket.removeListener('error', fail);
+    done(undefined, socket);
+  };
+  socket.once(u.tls ? 'secureConnect' : 'connect', ok);
+  socket.once('error', fail);
+}
+
+/** Pipes both ways; an end on one side half-closes the other; an error tears both down. */
+function splice(client: Socket, up: Socket, done: (failure?: string) => void): void {
+  let closed = 0;
+  let failure: string | undefined;
+  const onClose = () => {
+    if (++closed === 2) done(failure);
+  };
+  up.on('error', (err) => {
+    failure ??= `upstream: ${err.message}`;
+    client.destroy();
+  });
+  client.on('error', () => up.destroy());
+  client.once('close', () => {
+    up.destroy();
+    onClose();
+  });
+  up.once('close', () => {
+    // Upstream gone: let the client read what was sent, then close it whole.
+    if (failure || client.writableFinished) client.destroy();
+    else {
+      client.once('finish', () => client.destroy());
+      client.end();
+    }
+    onClose();
+  });
+  client.pipe(up);
+  up.pipe(client);
+  client.resume();
+}

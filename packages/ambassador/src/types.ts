@@ -1,0 +1,89 @@
+// The proxy's whole configuration as one frozen value: what the env (simple form) or the YAML file
+// (full form) turn into, and what a reload swaps atomically.
+
+export type Balance = 'round-robin' | 'least-requests';
+
+export interface TlsOptions {
+  /** PEM CA bundle (contents) to trust instead of the system's. */
+  readonly ca?: string;
+  /** PEM client certificate and key (contents) for mutual TLS. */
+  readonly cert?: string;
+  readonly key?: string;
+  /** SNI and certificate name to check; defaults to the upstream's host. */
+  readonly serverName?: string;
+  /** Skip certificate verification (testing only). */
+  readonly insecure: boolean;
+}
+
+export interface UpstreamConfig {
+  /** http://host:port, https://host:port, tcp://host:port or tls://host:port */
+  readonly url: string;
+  readonly weight: number;
+  /** 0 = unlimited */
+  readonly maxInFlight: number;
+}
+
+export interface HealthCheckConfig {
+  /** `http` GETs `path` and wants 2xx/3xx; `tcp` only connects. */
+  readonly type: 'http' | 'tcp';
+  readonly path: string;
+  readonly interval: number;
+  readonly timeout: number;
+  /** Consecutive successes that bring an upstream back up. */
+  readonly rise: number;
+  /** Consecutive failures that take it down. */
+  readonly fall: number;
+}
+
+export interface EjectionConfig {
+  /** Consecutive failed requests (connect error, timeout, 502/503/504) that eject an upstream; 0 = never. */
+  readonly consecutiveFailures: number;
+  /** First ejection lasts this long, each next one twice as long, up to maxTime. */
+  readonly baseTime: number;
+  readonly maxTime: number;
+}
+
+export interface PoolConfig {
+  readonly name: string;
+  readonly balance: Balance;
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly healthCheck?: HealthCheckConfig;
+  readonly ejection: EjectionConfig;
+  readonly tls: TlsOptions;
+  readonly connectTimeout: number;
+  /** Longest wait for the next bytes of the response (headers or body). */
+  readonly readTimeout: number;
+  /** Idle keep-alive sockets to upstreams close after this; keep it below the upstream's own. */
+  readonly idleTimeout: number;
+  /** Extra attempts for idempotent requests that failed before any byte reached the client. */
+  readonly retries: number;
+  /** Retries may add at most this fraction of requests (0.2 = 20%). */
+  readonly retryBudget: number;
+}
+
+export interface RouteConfig {
+  /** Host header to match (without port); `*.example.com` matches subdomains; undefined = any. */
+  readonly host?: string;
+  readonly pathPrefix: string;
+  /** Replaces pathPrefix in the upstream request's path. */
+  readonly rewritePrefix?: string;
+  readonly pool: string;
+}
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: 'http' | 'tcp';
+  /** HTTP: first match wins. */
+  readonly routes: readonly RouteConfig[];
+  /** TCP: the pool every connection goes to. */
+  readonly pool?: string;
+}
+
+export interface ProxyConfig {
+  readonly listeners: readonly ListenerConfig[];
+  readonly pools: ReadonlyMap<string, PoolConfig>;
+  /** Keep incoming X-Forwarded-* (append to X-Forwarded-For) instead of replacing them. */
+  readonly trustForwarded: boolean;
+}
