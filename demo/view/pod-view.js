@@ -1,0 +1,287 @@
+// The pod view's script: polls the runner's /api/state every second and draws it. No framework,
+// no build step: read it top to bottom.
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const POLL_MS = 1000;
+let state;
+let previous;
+let lastRate = { at: 0, requests: 0 };
+let previewSnapshot;
+
+// What flows in the pod: [from, to, label, the container whose absence breaks it].
+const FLOWS = [
+  ['#client', '[data-container="ambassador"]', ':8000', 'ambassador'],
+  ['[data-container="ambassador"]', '[data-container="web"]', 'localhost:8080', 'web'],
+  ['[data-container="content-sync"]', '[data-volume="content"]', 'publishes', 'content-sync'],
+  ['[data-volume="content"]', '[data-container="web"]', 'reads current/', 'web'],
+  ['[data-container="web"]', '[data-volume="logs"]', 'access.log', 'web'],
+  ['[data-volume="logs"]', '[data-container="log-adapter"]', 'tails', 'log-adapter'],
+  ['#prometheus', '[data-container="log-adapter"]', 'GET /metrics', 'log-adapter'],
+];
+const CLIENT_TO_WEB = ['#client', '[data-container="web"]', ':8080', 'web'];
+
+function fmtAgo(ms) {
+  if (ms === undefined || ms === null) return '—';
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return s < 60 ? `${s}s ago` : `${Math.round(s / 60)}m ago`;
+}
+function fmtSeconds(s) {
+  if (s === undefined) return '—';
+  return s < 1 ? `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms` : `${s.toFixed(2)} s`;
+}
+function fmtCodes(byCode) {
+  const entries = Object.entries(byCode ?? {}).filter(([, n]) => n > 0);
+  return entries.length ? entries.map(([c, n]) => `${c}: ${n}`).join(', ') : '—';
+}
+function note(text) {
+  const li = document.createElement('li');
+  const time = document.createElement('time');
+  time.textContent = new Date().toLocaleTimeString();
+  li.append(time, text);
+  $('#events').prepend(li);
+  while ($('#events').children.length > 40) $('#events').lastElementChild.remove();
+}
+
+async function post(path) {
+  const res = await fetch(path, { method: 'POST', headers: { 'x-pod-view': '1' } });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error ?? res.statusText);
+  return body;
+}
+async function act(label, path, describe) {
+  $('#result').textContent = `${label}…`;
+  try {
+    const body = await post(path);
+    $('#result').textContent = describe(body);
+  } catch (err) {
+    $('#result').textContent = `${label} failed: ${err.message}`;
+  }
+  poll();
+}
+
+function drawContainer(c) {
+  const card = $(`[data-container="${c.name}"]`);
+  if (!card) return;
+  card.hidden = false;
+  card.dataset.ready = String(c.ready);
+  card.dataset.state = c.state;
+  const label =
+    c.state === 'stopped'
+      ? 'stopped'
+      : c.state === 'waiting-restart'
+        ? 'restarting'
+        : c.ready
+          ? 'ready'
+          : 'not ready';
+  $('.state', card).textContent = label;
+  $('.ports', card).innerHTML = '';
+  for (const p of c.ports) {
+    const span = document.createElement('span');
+    span.textContent = `:${p.port}`;
+    span.title = p.what;
+    $('.ports', card).append(span);
+  }
+  const pid = c.pid ? `pid ${c.pid}` : 'no process';
+  $('.detail', card).textContent =
+    `${pid} · restarts ${c.restarts}${c.ready ? '' : ` · readyz: ${c.readyDetail}`}`;
+  const actions = $('.actions', card);
+  if (!actions.childElementCount) {
+    for (const [verb, cls, title] of [
+      ['stop', '', 'SIGTERM; stays down until start'],
+      ['start', '', 'start it again'],
+      ['crash', 'danger', 'SIGKILL; the runner restarts it, as the kubelet would'],
+    ]) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = verb;
+      b.title = title;
+      b.className = cls;
+      b.dataset.action = verb;
+      const api = verb === 'crash' ? 'kill' : verb;
+      b.addEventListener('click', () =>
+        act(`${verb} ${c.name}`, `/api/containers/${c.name}/${api}`, (s) => `${c.name}: ${s.state}`),
+      );
+      actions.append(b);
+    }
+  }
+  $('[data-action="stop"]', actions).disabled = c.state === 'stopped';
+  $('[data-action="start"]', actions).disabled = c.state !== 'stopped';
+}
+
+function draw() {
+  const s = state;
+  const names = s.containers.map((c) => c.name);
+  $('#summary').textContent =
+    `${s.pattern === 'full' ? 'the full pod' : `the ${s.pattern} pattern`}: ${names.join(', ')} — ` +
+    `${s.containers.filter((c) => c.ready).length}/${s.containers.length} ready`;
+  for (const c of s.containers) drawContainer(c);
+  for (const v of s.volumes) {
+    const el = $(`[data-volume="${v.name}"]`);
+    el.hidden = false;
+    $('.path', el).textContent = v.path;
+  }
+  for (const li of document.querySelectorAll('[data-needs]')) li.hidden = !names.includes(li.dataset.needs);
+  $('#prometheus').parentElement.hidden = !names.includes('log-adapter');
+  $('#site-url').textContent = s.siteUrl;
+  $('#site-link').href = s.siteUrl;
+  $('#source-index').textContent = `${s.source}/index.html`;
+
+  const web = s.containers.find((c) => c.name === 'web');
+  $('#web-root').textContent = s.sync ? `current → ${s.sync.snapshot ?? '(none yet)'}` : s.source;
+  $('#web-requests').textContent = s.adapter
+    ? `${s.adapter.requests ?? 0} (counted by log-adapter)`
+    : 'see its access log';
+
+  if (s.sync) {
+    $('#sync-snapshot').textContent = s.sync.snapshot
+      ? `${s.sync.snapshot}${s.sync.files !== undefined ? ` (${s.sync.files} files)` : ''}`
+      : 'none yet';
+    $('#sync-last').textContent = fmtAgo(s.sync.lastSyncAt);
+    $('#sync-count').textContent =
+      `${s.sync.syncs ?? '—'}${s.sync.failures ? `, ${s.sync.failures} failed` : ''}`;
+  }
+  if (s.ambassador) {
+    const ups = s.ambassador.upstreams;
+    $('#amb-upstreams').innerHTML = '';
+    if (!ups.length) $('#amb-upstreams').textContent = '—';
+    for (const u of ups) {
+      const line = document.createElement('div');
+      line.className = u.up ? 'up' : 'down';
+      line.textContent = `${u.up ? '●' : '○'} ${u.name} ${u.up ? 'up' : 'down'}`;
+      $('#amb-upstreams').append(line);
+    }
+    $('#amb-requests').textContent =
+      s.ambassador.requests === undefined ? '—' : `${s.ambassador.requests} ${fmtCodes(s.ambassador.byCode)}`;
+  }
+  if (s.adapter) {
+    const a = s.adapter;
+    $('#adapter-requests').textContent = String(a.requests ?? 0);
+    $('#adapter-codes').textContent = fmtCodes(a.byCode);
+    $('#adapter-latency').textContent =
+      a.latency.p50 === undefined
+        ? '—'
+        : `p50 ${fmtSeconds(a.latency.p50)} · p95 ${fmtSeconds(a.latency.p95)} · avg ${fmtSeconds(a.latency.avg)}`;
+    const now = Date.now();
+    const req = a.requests ?? 0;
+    if (lastRate.at && now > lastRate.at) {
+      const rate = ((req - lastRate.requests) * 1000) / (now - lastRate.at);
+      $('#adapter-rate').textContent = `${rate.toFixed(1)} req/s`;
+    }
+    lastRate = { at: now, requests: req };
+  }
+  noteChanges(previous, s);
+  refreshPreview(s);
+  drawArrows(names, web);
+}
+
+function noteChanges(before, now) {
+  if (!before) {
+    note(`connected: ${now.containers.length} containers`);
+    return;
+  }
+  for (const c of now.containers) {
+    const old = before.containers.find((o) => o.name === c.name);
+    if (old && old.ready !== c.ready)
+      note(`${c.name} is ${c.ready ? 'ready' : `not ready (${c.readyDetail})`}`);
+    if (old && c.restarts > old.restarts) note(`${c.name} restarted (restart #${c.restarts})`);
+  }
+  if (before.sync && now.sync && before.sync.snapshot !== now.sync.snapshot && now.sync.snapshot)
+    note(`content-sync published snapshot ${now.sync.snapshot}`);
+  for (const u of now.ambassador?.upstreams ?? []) {
+    const old = before.ambassador?.upstreams.find((o) => o.name === u.name);
+    if (old && old.up !== u.up) note(`ambassador: upstream ${u.name} is ${u.up ? 'up' : 'down'}`);
+  }
+  const d = (now.adapter?.requests ?? 0) - (before.adapter?.requests ?? 0);
+  if (d > 0) note(`log-adapter counted ${d} more request${d === 1 ? '' : 's'}`);
+}
+
+function refreshPreview(s) {
+  const key = s.sync?.snapshot ?? 'static';
+  if (key === previewSnapshot) return;
+  previewSnapshot = key;
+  const frame = $('#preview');
+  const path = frame.dataset.path ?? '/';
+  frame.src = new URL(path, s.siteUrl).href;
+}
+
+function drawArrows(names, web) {
+  const svg = $('#arrows');
+  for (const old of svg.querySelectorAll('path.flow, text')) old.remove();
+  const box = svg.getBoundingClientRect();
+  const flows = names.includes('ambassador') ? FLOWS : [CLIENT_TO_WEB, ...FLOWS];
+  for (const [from, to, label, owner] of flows) {
+    const a = $(from);
+    const b = $(to);
+    if (!a || !b || a.closest('[hidden]') || b.closest('[hidden]')) continue;
+    const ra = a.getBoundingClientRect();
+    const rb = b.getBoundingClientRect();
+    const ca = centre(ra);
+    const cb = centre(rb);
+    const p1 = edge(ra, cb);
+    const p2 = edge(rb, ca);
+    const ns = 'http://www.w3.org/2000/svg';
+    const path = document.createElementNS(ns, 'path');
+    const owned = state.containers.find((c) => c.name === owner);
+    path.setAttribute('class', `flow${owned && !owned.ready ? ' dead' : ''}`);
+    path.setAttribute('d', `M${p1.x - box.left},${p1.y - box.top} L${p2.x - box.left},${p2.y - box.top}`);
+    path.setAttribute('marker-end', 'url(#head)');
+    svg.append(path);
+    const text = document.createElementNS(ns, 'text');
+    text.setAttribute('x', String((p1.x + p2.x) / 2 - box.left + 4));
+    text.setAttribute('y', String((p1.y + p2.y) / 2 - box.top - 4));
+    text.textContent = label;
+    svg.append(text);
+  }
+  void web;
+}
+const centre = (r) => ({ x: r.left + r.width / 2, y: r.top + r.height / 2 });
+/** Where the line from the centre of r towards p leaves r. */
+function edge(r, p) {
+  const c = centre(r);
+  const dx = p.x - c.x;
+  const dy = p.y - c.y;
+  const t = Math.min(dx ? r.width / 2 / Math.abs(dx) : Infinity, dy ? r.height / 2 / Math.abs(dy) : Infinity);
+  return { x: c.x + dx * t, y: c.y + dy * t };
+}
+
+async function poll() {
+  try {
+    const res = await fetch('/api/state', { cache: 'no-store' });
+    const next = await res.json();
+    previous = state;
+    state = next;
+    $('#connection').hidden = true;
+    draw();
+    document.body.dataset.polls = String(Number(document.body.dataset.polls ?? 0) + 1);
+  } catch {
+    $('#connection').hidden = false;
+  }
+}
+
+$('#btn-edit').addEventListener('click', () =>
+  act('publishing an edit', '/api/edit', (r) => {
+    $('#preview').dataset.path = r.path;
+    previewSnapshot = undefined;
+    return `wrote ${r.file}; it is served at ${r.path} once content-sync publishes it`;
+  }),
+);
+$('#btn-traffic').addEventListener('click', () =>
+  act(
+    'sending 50 requests',
+    '/api/traffic?count=50',
+    (r) => `sent ${r.sent} in ${r.ms} ms: ${fmtCodes(r.byStatus)}`,
+  ),
+);
+$('#btn-stop-web').addEventListener('click', () =>
+  act(
+    'stopping web',
+    '/api/containers/web/stop',
+    () => 'web stopped: now send traffic and watch the ambassador',
+  ),
+);
+$('#btn-start-web').addEventListener('click', () =>
+  act('starting web', '/api/containers/web/start', () => 'web starting'),
+);
+window.addEventListener('resize', () => state && draw());
+poll();
+setInterval(poll, POLL_MS);
