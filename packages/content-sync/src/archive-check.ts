@@ -1,0 +1,96 @@
+// Checks a .tar.gz before anything is unpacked: no absolute paths, no `..`, no links leaving the
+// tree, only files, directories and links, and size and file-count limits (a tar bomb is refused
+// while it is being read, not after it filled the disk). Reading is done by node-tar.
+import { createReadStream } from 'node:fs';
+import { posix } from 'node:path';
+import { Parser, type ReadEntry } from 'tar';
+
+export class ArchiveError extends Error {
+  override name = 'ArchiveError';
+}
+
+export interface ArchiveLimits {
+  maxFiles: number;
+  maxBytes: number;
+}
+
+export interface ArchiveSummary {
+  files: number;
+  bytes: number;
+}
+
+const ALLOWED = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+// Metadata entries node-tar folds into the next header; they carry no content of their own.
+const META = new Set([
+  'ExtendedHeader',
+  'GlobalExtendedHeader',
+  'NextFileHasLongPath',
+  'NextFileHasLongLinkpath',
+  'OldGnuLongPath',
+]);
+
+/** Why an entry may not be unpacked, or undefined when it is fine. */
+export function entryProblem(type: string, path: string, linkpath: string | undefined): string | undefined {
+  if (!ALLOWED.has(type))
+    return `entry ${JSON.stringify(path)} is a ${type}; only files, directories and links`;
+  if (path.includes('\0')) return `entry ${JSON.stringify(path)} has a NUL byte in its name`;
+  if (path.startsWith('/') || /^[a-zA-Z]:/.test(path))
+    return `entry ${JSON.stringify(path)} has an absolute path`;
+  if (path.split(/[/\\]/).includes('..'))
+    return `entry ${JSON.stringify(path)} climbs out of the tree with ..`;
+  if (type === 'SymbolicLink' || type === 'Link') {
+    const target = linkpath ?? '';
+    if (target === '' || target.startsWith('/'))
+      return `link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, outside the tree`;
+    // A symlink's target is relative to its directory; a hard link's to the archive root.
+    const base = type === 'SymbolicLink' ? posix.dirname(posix.normalize(path)) : '.';
+    const resolved = posix.normalize(posix.join(base, target));
+    if (resolved === '..' || resolved.startsWith('../'))
+      return `link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, outside the tree`;
+  }
+  return undefined;
+}
+
+/** Reads the whole archive (headers and data) and throws ArchiveError at the first problem. */
+export function checkArchive(file: string, limits: ArchiveLimits): Promise<ArchiveSummary> {
+  let files = 0;
+  let bytes = 0;
+  return new Promise((resolve, reject) => {
+    const input = createReadStream(file);
+    let done = false;
+    const fail = (message: string) => {
+      if (done) return;
+      done = true;
+      input.destroy();
+      parser.abort(new ArchiveError(message));
+      reject(new ArchiveError(message));
+    };
+    const parser = new Parser({
+      strict: true,
+      onReadEntry: (e: ReadEntry) => {
+        e.resume();
+        if (done || META.has(e.type)) return;
+        const bad = entryProblem(e.type, e.header.path ?? e.path, e.linkpath);
+        files += 1;
+        bytes += e.size ?? 0;
+        if (bad) fail(bad);
+        else if (files > limits.maxFiles)
+          fail(`tar bomb refused: more than ${limits.maxFiles} entries (--max-files / SYNC_MAX_FILES)`);
+        else if (bytes > limits.maxBytes)
+          fail(
+            `tar bomb refused: unpacks to more than ${limits.maxBytes} bytes (--max-bytes / SYNC_MAX_BYTES)`,
+          );
+      },
+    });
+    const broken = (err: NodeJS.ErrnoException) =>
+      fail(`archive is damaged or truncated: ${err.message}${err.code ? ` (${err.code})` : ''}`);
+    parser.on('error', broken);
+    input.on('error', broken);
+    parser.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve({ files, bytes });
+    });
+    input.pipe(parser);
+  });
+}

@@ -1,0 +1,63 @@
+// Wires one content-sync process: the syncer, and the admin server (/healthz /readyz /metrics).
+// With --once it syncs, waits for the webhook, and exits 0 (published) or 1 (with the reason).
+import {
+  type CommonSettings,
+  closeServer,
+  createAdminServer,
+  type Logger,
+  listen,
+  type Running,
+} from '@multipod/service';
+import { type Config, resolveSource } from './config.ts';
+import { Syncer } from './syncer.ts';
+
+export interface StartedContentSync extends Running {
+  readonly syncer: Syncer;
+  /** Bound admin port (useful with port 0). */
+  readonly adminPort: number;
+}
+
+export async function startContentSync(
+  config: Config & CommonSettings,
+  log: Logger,
+): Promise<StartedContentSync> {
+  const source = resolveSource(config);
+  const syncer = new Syncer(config, source, { log });
+  await syncer.prepare();
+  log.info(
+    { source: config.source, target: config.target, kind: source.kind, once: config.once },
+    'content-sync starting',
+  );
+
+  if (config.once) {
+    const outcome = await syncer.syncNow();
+    await syncer.flush();
+    if (outcome.result === 'error') {
+      log.fatal({ source: config.source }, `sync failed: ${outcome.error}`);
+      process.exit(1);
+    }
+    log.info({ snapshot: outcome.snapshot, result: outcome.result }, 'synced once; exiting');
+    process.exit(0);
+  }
+
+  const admin = createAdminServer({ health: syncer.health, registry: syncer.metrics.registry });
+  const adminPort = await listen(admin, {
+    port: config.adminPort,
+    host: config.adminHost,
+    setting: '--admin-port / SYNC_ADMIN_PORT',
+  });
+  log.info({ port: adminPort }, 'admin server listening (/healthz /readyz /metrics)');
+  // The first sync may take a while on a big tree; probes are answered meanwhile.
+  const started = syncer.start();
+  return {
+    syncer,
+    adminPort,
+    async stop() {
+      await syncer.stop();
+      await started.catch(() => undefined);
+      await closeServer(admin);
+    },
+  };
+}
+
+export type { Logger };

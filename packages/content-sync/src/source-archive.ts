@@ -1,0 +1,134 @@
+// An http(s) .tar.gz source: polled with If-None-Match / If-Modified-Since (an unchanged source
+// costs one 304), downloaded with a size limit, checked, then unpacked into a private staging
+// directory that the snapshot builder hard-links from.
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { x } from 'tar';
+import { ArchiveError, type ArchiveLimits, checkArchive } from './archive-check.ts';
+
+export type Fetched =
+  | { readonly unchanged: true }
+  | {
+      readonly unchanged: false;
+      /** Unpacked tree, to be removed with `discard()` once the snapshot is built. */
+      readonly dir: string;
+      readonly sha256: string;
+      /** Call after the snapshot went live: later polls send these validators. */
+      commit(): void;
+      discard(): void;
+    };
+
+export interface ArchiveSourceOptions extends ArchiveLimits {
+  url: string;
+  /** Where downloads and staging trees live (on the target's file system, for hard links). */
+  workDir: string;
+  timeoutMs: number;
+}
+
+export class ArchiveSource {
+  readonly #opts: ArchiveSourceOptions;
+  #etag: string | undefined;
+  #lastModified: string | undefined;
+  #sha256: string | undefined;
+  #n = 0;
+
+  constructor(opts: ArchiveSourceOptions) {
+    this.#opts = opts;
+  }
+
+  /** Removes staging left behind by an earlier process. */
+  clean(): void {
+    rmSync(this.#opts.workDir, { recursive: true, force: true });
+  }
+
+  async fetch(signal?: AbortSignal): Promise<Fetched> {
+    const { url, workDir, timeoutMs, maxBytes } = this.#opts;
+    const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+    if (this.#etag) headers['if-none-match'] = this.#etag;
+    if (this.#lastModified) headers['if-modified-since'] = this.#lastModified;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    } catch (err) {
+      const cause = (err as Error & { cause?: Error }).cause;
+      throw new ArchiveError(`cannot GET ${url}: ${cause?.message ?? (err as Error).message}`);
+    }
+    if (res.status === 304) {
+      await res.body?.cancel();
+      return { unchanged: true };
+    }
+    if (res.status !== 200 || !res.body) {
+      await res.body?.cancel();
+      throw new ArchiveError(
+        `GET ${url} answered ${res.status} ${res.statusText}; keeping the current snapshot`,
+      );
+    }
+    const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+    if (declared > maxBytes) {
+      await res.body.cancel();
+      throw new ArchiveError(
+        `archive at ${url} is ${declared} bytes, more than --max-bytes / SYNC_MAX_BYTES`,
+      );
+    }
+    const n = ++this.#n;
+    mkdirSync(workDir, { recursive: true });
+    const file = join(workDir, `download-${n}.tar.gz`);
+    const dir = join(workDir, `unpacked-${n}`);
+    const discard = () => {
+      rmSync(file, { force: true });
+      rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+      const hash = createHash('sha256');
+      let got = 0;
+      const limit = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          got += chunk.length;
+          if (got > maxBytes)
+            return cb(
+              new ArchiveError(
+                `archive at ${url} is more than ${maxBytes} bytes (--max-bytes / SYNC_MAX_BYTES)`,
+              ),
+            );
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(
+        Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+        limit,
+        createWriteStream(file),
+      );
+      const sha256 = hash.digest('hex');
+      const etag = res.headers.get('etag') ?? undefined;
+      const lastModified = res.headers.get('last-modified') ?? undefined;
+      const commit = () => {
+        this.#etag = etag;
+        this.#lastModified = lastModified;
+        this.#sha256 = sha256;
+      };
+      if (sha256 === this.#sha256) {
+        // Same bytes under new validators (a server without ETags): nothing to publish.
+        discard();
+        commit();
+        return { unchanged: true };
+      }
+      await checkArchive(file, this.#opts);
+      mkdirSync(dir);
+      await x({ file, cwd: dir, strict: true, preserveOwner: false, noChmod: false });
+      rmSync(file, { force: true });
+      return { unchanged: false, dir, sha256, commit, discard };
+    } catch (err) {
+      discard();
+      if (err instanceof ArchiveError) throw err;
+      const e = err as NodeJS.ErrnoException;
+      if (e.name === 'AbortError' || e.name === 'TimeoutError')
+        throw new ArchiveError(`download of ${url} took longer than --http-timeout / SYNC_HTTP_TIMEOUT`);
+      throw new ArchiveError(`cannot unpack ${url}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
+    }
+  }
+}
