@@ -1,0 +1,278 @@
+// The access log: one line per request in nginx `combined` plus $request_time (or JSON), written
+// in batches off the request path. Reopens on SIGHUP and when the file is renamed away or
+// truncated; rotates itself by size (access.log → access.log.1 …); close() flushes every line.
+import { closeSync, fstatSync, openSync, renameSync, rmSync, statSync, write, writeSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BODY_BYTES, type CountedResponse } from './send-file.ts';
+
+export type AccessLogFormat = 'combined' | 'json';
+
+export interface AccessLogOptions {
+  /** A file path, `-` for stdout, or `off`. */
+  destination: string;
+  format: AccessLogFormat;
+  /** Rotate when the file would pass this many bytes; 0 = never. */
+  maxSize: number;
+  /** Rotated files kept. */
+  keep: number;
+  /** How often to check whether the file was renamed away or truncated. */
+  checkIntervalMs?: number;
+  /** Problems writing the log (it keeps going; lines are dropped only if the disk stays stuck). */
+  onError?: (message: string, err?: unknown) => void;
+  /** Injected clock (ms since epoch) for tests. */
+  now?: () => number;
+}
+
+/** Lines held in memory while a write is in flight; past this (a stuck disk) new lines are dropped. */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+export class AccessLog {
+  readonly #opts: AccessLogOptions;
+  readonly #now: () => number;
+  #fd = -1;
+  #size = 0;
+  #pending: string[] = [];
+  #pendingBytes = 0;
+  #writing = false;
+  #scheduled = false;
+  #reopenWanted = false;
+  #closed = false;
+  #dropped = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #idle: (() => void)[] = [];
+
+  constructor(opts: AccessLogOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    if (this.#toFile) {
+      this.#open();
+      this.#timer = setInterval(() => this.#check(), opts.checkIntervalMs ?? 1000);
+      this.#timer.unref();
+    }
+  }
+
+  get #toFile(): boolean {
+    return this.#opts.destination !== '-' && this.#opts.destination !== 'off';
+  }
+
+  get enabled(): boolean {
+    return this.#opts.destination !== 'off';
+  }
+
+  /** Lines dropped because the destination could not keep up. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Call when a request arrives; the line is written when its response is done or aborted. */
+  track(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.enabled) return;
+    const start = performance.now();
+    res.once('close', () => {
+      const seconds = (performance.now() - start) / 1000;
+      // nginx logs 499 when the client closed before an answer was sent.
+      const status = res.headersSent ? res.statusCode : 499;
+      const bytes = res.headersSent ? ((res as CountedResponse)[BODY_BYTES] ?? 0) : 0;
+      this.write(this.#format(req, status, bytes, seconds));
+    });
+  }
+
+  /** Queues one line (newline added). Never blocks. */
+  write(line: string): void {
+    if (this.#closed || !this.enabled) return;
+    if (this.#pendingBytes > MAX_PENDING_BYTES) {
+      this.#dropped++;
+      return;
+    }
+    this.#pending.push(line);
+    this.#pendingBytes += line.length + 1;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  /** SIGHUP: reopen the file by name (after an external logrotate). */
+  reopen(): void {
+    if (!this.#toFile) return;
+    this.#reopenWanted = true;
+    this.#flush();
+  }
+
+  /** Writes every queued line and closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#timer) clearInterval(this.#timer);
+    while (this.#writing) await new Promise<void>((r) => this.#idle.push(r));
+    this.#closed = true;
+    const rest = this.#take();
+    if (rest) {
+      if (this.#toFile) {
+        this.#maybeRotate(Buffer.byteLength(rest));
+        if (this.#fd !== -1) writeSync(this.#fd, rest);
+      } else process.stdout.write(rest);
+    }
+    if (this.#fd !== -1) closeSync(this.#fd);
+    this.#fd = -1;
+    if (this.#dropped)
+      this.#opts.onError?.(`access log: ${this.#dropped} lines dropped (destination too slow)`);
+  }
+
+  #take(): string {
+    if (this.#pending.length === 0) return '';
+    const s = `${this.#pending.join('\n')}\n`;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    return s;
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#writing || this.#closed) return;
+    if (this.#reopenWanted) {
+      this.#reopenWanted = false;
+      this.#reopenNow();
+    }
+    const text = this.#take();
+    if (!text) return;
+    if (!this.#toFile) {
+      process.stdout.write(text);
+      return;
+    }
+    const buf = Buffer.from(text);
+    this.#maybeRotate(buf.length);
+    if (this.#fd === -1) {
+      this.#dropped += text.split('\n').length - 1;
+      return;
+    }
+    this.#writing = true;
+    const fd = this.#fd;
+    const done = (err: Error | null, n: number) => {
+      if (err) this.#opts.onError?.(`access log: write to ${this.#opts.destination} failed`, err);
+      else if (n < buf.length) {
+        write(fd, buf, n, buf.length - n, null, done);
+        return;
+      }
+      this.#size += buf.length;
+      this.#writing = false;
+      for (const r of this.#idle.splice(0)) r();
+      if (this.#pending.length || this.#reopenWanted) this.#flush();
+    };
+    write(fd, buf, 0, buf.length, null, done);
+  }
+
+  #open(): void {
+    const path = this.#opts.destination;
+    try {
+      this.#fd = openSync(path, 'a', 0o644);
+      this.#size = fstatSync(this.#fd).size;
+    } catch (err) {
+      this.#fd = -1;
+      this.#opts.onError?.(`access log: cannot open ${path}`, err);
+    }
+  }
+
+  #reopenNow(): void {
+    if (this.#fd !== -1) closeSync(this.#fd);
+    this.#fd = -1;
+    this.#open();
+  }
+
+  /** access.log → access.log.1 → … → access.log.<keep>, then a fresh access.log. */
+  #maybeRotate(incoming: number): void {
+    const { maxSize, keep, destination } = this.#opts;
+    if (maxSize <= 0 || this.#size === 0 || this.#size + incoming <= maxSize) return;
+    try {
+      rmSync(`${destination}.${keep}`, { force: true });
+      for (let i = keep - 1; i >= 1; i--) {
+        try {
+          renameSync(`${destination}.${i}`, `${destination}.${i + 1}`);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+      renameSync(destination, `${destination}.1`);
+    } catch (err) {
+      this.#opts.onError?.(`access log: rotating ${destination} failed`, err);
+    }
+    this.#reopenNow();
+  }
+
+  /** Reopens when the file was renamed away or deleted; notices truncation (copytruncate). */
+  #check(): void {
+    if (this.#closed || this.#fd === -1) {
+      if (!this.#closed) this.reopen();
+      return;
+    }
+    let byName: ReturnType<typeof statSync> | undefined;
+    try {
+      byName = statSync(this.#opts.destination, { throwIfNoEntry: false });
+    } catch {
+      byName = undefined;
+    }
+    const mine = fstatSync(this.#fd);
+    if (!byName || byName.ino !== mine.ino || byName.dev !== mine.dev) this.reopen();
+    else if (mine.size < this.#size) this.#size = mine.size;
+  }
+
+  #format(req: IncomingMessage, status: number, bytes: number, seconds: number): string {
+    const addr = clientAddress(req);
+    const rt = seconds.toFixed(3);
+    if (this.#opts.format === 'json') {
+      return JSON.stringify({
+        time: new Date(this.#now()).toISOString(),
+        remote_addr: addr,
+        method: req.method,
+        uri: req.url,
+        protocol: `HTTP/${req.httpVersion}`,
+        status,
+        body_bytes_sent: bytes,
+        http_referer: req.headers.referer ?? '',
+        http_user_agent: req.headers['user-agent'] ?? '',
+        request_time: Number(rt),
+      });
+    }
+    const request = `${req.method} ${req.url} HTTP/${req.httpVersion}`;
+    return `${addr} - - [${this.#timeLocal()}] "${esc(request)}" ${status} ${bytes} "${esc(req.headers.referer ?? '-')}" "${esc(req.headers['user-agent'] ?? '-')}" ${rt}`;
+  }
+
+  #lastSecond = -1;
+  #lastStamp = '';
+  #timeLocal(): string {
+    const now = this.#now();
+    const sec = Math.floor(now / 1000);
+    if (sec !== this.#lastSecond) {
+      this.#lastSecond = sec;
+      this.#lastStamp = timeLocal(new Date(sec * 1000));
+    }
+    return this.#lastStamp;
+  }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number) => String(n).padStart(2, '0');
+
+/** nginx $time_local in UTC: 25/Nov/2026:13:55:02 +0000. */
+export function timeLocal(d: Date): string {
+  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+}
+
+function clientAddress(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '-';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+const NEEDS_ESCAPE = /["\\\x00-\x1f\x7f-\uffff]/;
+
+/** nginx's default log escaping: ", \ and non-printable bytes become \xHH. */
+export function esc(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  let out = '';
+  for (const ch of Buffer.from(s, 'latin1')) {
+    out +=
+      ch === 0x22 || ch === 0x5c || ch < 0x20 || ch > 0x7e
+        ? `\\x${ch.toString(16).toUpperCase().padStart(2, '0')}`
+        : String.fromCharCode(ch);
+  }
+  return out;
+}

@@ -1,0 +1,27 @@
+// Range: bytes=… for one range → 206 or 416. Several ranges or a malformed header → the whole
+// file (200), which RFC 9110 allows; nginx answers several ranges with multipart/byteranges.
+
+export type RangeResult =
+  | { kind: 'full' }
+  | { kind: 'partial'; start: number; end: number }
+  | { kind: 'unsatisfiable' };
+
+const SINGLE = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/i;
+
+export function parseRange(header: string | undefined, size: number): RangeResult {
+  if (header === undefined) return { kind: 'full' };
+  const m = SINGLE.exec(header);
+  if (!m) return { kind: 'full' };
+  const [, a, b] = m as unknown as [string, string, string];
+  if (a === '' && b === '') return { kind: 'full' };
+  if (a === '') {
+    const suffix = Number(b);
+    if (suffix === 0 || size === 0) return { kind: 'unsatisfiable' };
+    return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(a);
+  const end = b === '' ? size - 1 : Number(b);
+  if (end < start) return { kind: 'full' };
+  if (start >= size) return { kind: 'unsatisfiable' };
+  return { kind: 'partial', start, end: Math.min(end, size - 1) };
+}
