@@ -1,0 +1,97 @@
+// Settings of multipod-log-adapter: every one a flag and an ADAPTER_* variable (flags win).
+import {
+  commonSettings,
+  duration,
+  int,
+  oneOf,
+  path,
+  port,
+  type Settings,
+  setting,
+  size,
+  text,
+} from '@multipod/service';
+
+export const DEFAULT_BUCKETS = '0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10';
+
+export const settings = {
+  port: setting(port(), {
+    flag: 'port',
+    env: 'ADAPTER_PORT',
+    default: '9113',
+    help: 'Port of /metrics, /healthz and /readyz.',
+  }),
+  host: setting(text('<address>'), {
+    flag: 'host',
+    env: 'ADAPTER_HOST',
+    default: '0.0.0.0',
+    help: 'Address to listen on (0.0.0.0 so Prometheus can scrape the pod IP).',
+  }),
+  logPath: setting(path(), {
+    flag: 'log-path',
+    env: 'ADAPTER_LOG_PATH',
+    default: '/var/log/web/access.log',
+    help: 'Access log to tail: a file, or a glob (/var/log/*/access.log); new matching files are picked up.',
+  }),
+  start: setting(oneOf(['end', 'beginning'] as const), {
+    flag: 'start',
+    env: 'ADAPTER_START',
+    default: 'end',
+    help: 'Where to start in files present at start-up (and not in the positions file).',
+  }),
+  positions: setting(path(), {
+    flag: 'positions',
+    env: 'ADAPTER_POSITIONS',
+    help: 'File that remembers how far each log was read, so a restart resumes exactly there.',
+  }),
+  positionsInterval: setting(duration({ min: 100 }), {
+    flag: 'positions-interval',
+    env: 'ADAPTER_POSITIONS_INTERVAL',
+    default: '5s',
+    help: 'How often the positions file is written (also at shutdown).',
+  }),
+  format: setting(text('<format>'), {
+    flag: 'format',
+    env: 'ADAPTER_FORMAT',
+    default: 'web',
+    help: 'web (combined + request time; plain combined too), combined, common, json, an nginx log_format string, or regex:<pattern with named groups>.',
+  }),
+  config: setting(path(), {
+    flag: 'config',
+    env: 'ADAPTER_CONFIG',
+    help: 'YAML file with custom metrics, route templates and the json field mapping.',
+  }),
+  buckets: setting(text('<seconds,...>'), {
+    flag: 'buckets',
+    env: 'ADAPTER_BUCKETS',
+    default: DEFAULT_BUCKETS,
+    help: 'Upper bounds (seconds) of the http_request_duration_seconds buckets.',
+  }),
+  maxLine: setting(size(), {
+    flag: 'max-line',
+    env: 'ADAPTER_MAX_LINE',
+    default: '16Ki',
+    help: 'Longest line read; longer ones are counted as too_long and skipped.',
+  }),
+  maxSeries: setting(int(1, 10_000_000), {
+    flag: 'max-series',
+    env: 'ADAPTER_MAX_SERIES',
+    default: '1000',
+    help: 'Series per metric; past it new label sets fold into one overflow series.',
+  }),
+  pollInterval: setting(duration({ min: 10 }), {
+    flag: 'poll-interval',
+    env: 'ADAPTER_POLL_INTERVAL',
+    default: '250ms',
+    help: 'How often files are checked even without a file-system event (rotations, new files).',
+  }),
+  unparsedLogInterval: setting(duration(), {
+    flag: 'unparsed-log-interval',
+    env: 'ADAPTER_UNPARSED_LOG_INTERVAL',
+    default: '10s',
+    help: 'At most one unparsed line is written to the log per this interval.',
+  }),
+  ...commonSettings('ADAPTER'),
+};
+
+export type AdapterConfig = Settings<typeof settings>;
