@@ -241,7 +241,8 @@ export function parseConfigFile(
   const ports = new Set<string>();
   raw.listeners.forEach((l, i) => {
     const base: Path = ['listeners', i];
-    const protocol = l.protocol ?? (l.pool !== undefined && l.routes === undefined ? 'tcp' : 'http');
+    const protocol =
+      l.protocol ?? (l.pool !== undefined && l.routes === undefined && isTcpPool(l.pool) ? 'tcp' : 'http');
     if (names.has(l.name)) at([...base, 'name'], `listener name "${l.name}" is used twice`);
     names.add(l.name);
     const host = l.host ?? defaults.host;

@@ -63,15 +63,7 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
       });
     });
 
-    const tryConnect = () => {
-      const picked = pool.pick(tried);
-      if (!picked.upstream) {
-        result = 'refused';
-        error ??= picked.reason;
-        client.destroy();
-        return;
-      }
-      const u = picked.upstream;
+    const tryConnect = (u: Upstream) => {
       upstream = u;
       tried.add(u);
       u.inFlight++;
@@ -80,10 +72,11 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
           u.inFlight--;
           pool.failed(u);
           error = `${u.name}: ${err?.message ?? 'connect failed'}`;
-          if (!client.destroyed && retries < pool.config.retries && pool.takeRetry()) {
+          const next = retries < pool.config.retries ? pool.pick(tried).upstream : undefined;
+          if (next && !client.destroyed && pool.takeRetry()) {
             retries++;
             deps.metrics.retries.inc({ listener: name, pool: pool.name });
-            return tryConnect();
+            return tryConnect(next);
           }
           result = 'error';
           client.destroy();
@@ -108,7 +101,13 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
       });
     };
     pool.noteRequest();
-    tryConnect();
+    const picked = pool.pick();
+    if (picked.upstream) tryConnect(picked.upstream);
+    else {
+      result = 'refused';
+      error = picked.reason;
+      client.destroy();
+    }
   });
 
   return { server, sockets };
