@@ -1,5 +1,7 @@
 // The pod plan: which containers a pattern runs, their ports, and the env settings that wire them
-// exactly as manifests/full does — only the paths (temp dirs for the emptyDirs) and ports differ.
+// as manifests/full does. What differs, because this is one machine and not a pod: the volumes are
+// temp dirs, ports may be shifted (--port-base), everything binds 127.0.0.1, and the ambassador
+// has no drain delay (there are no Service endpoints to leave).
 import { join } from 'node:path';
 import type { Pattern } from './cli.ts';
 
@@ -106,6 +108,7 @@ export function planPod(opts: {
         SYNC_SOURCE: source,
         SYNC_TARGET: contentDir,
         SYNC_ADMIN_PORT: String(ports.sync),
+        SYNC_ADMIN_HOST: HOST,
       },
       ports: [{ port: ports.sync, what: 'content-sync admin' }],
       readyz: url(ports.sync, '/readyz'),
@@ -118,8 +121,11 @@ export function planPod(opts: {
       env: {
         WEB_ROOT: webRoot,
         WEB_PORT: String(ports.web),
+        WEB_HOST: HOST,
         // The adapter reads this file; without an adapter web still logs, to the volume.
         WEB_ACCESS_LOG: accessLog,
+        WEB_ACCESS_LOG_MAX_SIZE: '10Mi',
+        WEB_ACCESS_LOG_KEEP: '2',
       },
       ports: [{ port: ports.web, what: 'web (content)' }],
       readyz: url(ports.web, '/readyz'),
@@ -130,8 +136,12 @@ export function planPod(opts: {
       main: 'packages/ambassador/dist/main.js',
       env: {
         AMBASSADOR_LISTEN: String(ports.ambassador),
+        AMBASSADOR_HOST: HOST,
         AMBASSADOR_UPSTREAMS: url(ports.web),
         AMBASSADOR_ADMIN_PORT: String(ports.ambassadorAdmin),
+        // In a cluster the drain delay lets Service endpoints drop the pod first; here there are none,
+        // so Ctrl-C need not wait for it.
+        AMBASSADOR_DRAIN_DELAY: '0s',
       },
       ports: [
         { port: ports.ambassador, what: 'ambassador (traffic)' },
@@ -146,7 +156,9 @@ export function planPod(opts: {
       main: 'packages/log-adapter/dist/main.js',
       env: {
         ADAPTER_LOG_PATH: accessLog,
+        ADAPTER_START: 'beginning',
         ADAPTER_PORT: String(ports.adapter),
+        ADAPTER_HOST: HOST,
       },
       ports: [{ port: ports.adapter, what: 'log-adapter metrics' }],
       readyz: url(ports.adapter, '/readyz'),

@@ -1,6 +1,6 @@
 // Gathers what the pod view shows, the way an operator would look at a pod: each container's
 // /readyz, its /metrics, and the shared content volume (which snapshot `current` points to).
-import { readdir, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { firstOf, histogramQuantile, parseMetrics, type Sample, select, sum, sumBy } from './metrics.ts';
 import type { PodPlan } from './pod.ts';
@@ -26,6 +26,8 @@ export interface PodState {
   readonly sync?: {
     readonly snapshot: string | undefined;
     readonly files: number | undefined;
+    /** The <h1> of current/index.html, read from the volume (no request, so no access-log line). */
+    readonly headline: string | undefined;
     readonly lastSyncAt: number | undefined;
     readonly syncs: number | undefined;
     readonly failures: number | undefined;
@@ -63,12 +65,19 @@ async function metricsOf(url: string | undefined): Promise<Sample[] | undefined>
 }
 
 /** Which snapshot `current` points to, and how many files it holds. */
-export async function currentSnapshot(contentDir: string): Promise<{ id?: string; files?: number }> {
+export async function currentSnapshot(
+  contentDir: string,
+): Promise<{ id?: string; files?: number; headline?: string }> {
   try {
     const target = await readlink(join(contentDir, 'current'));
     const id = basename(target);
     const entries = await readdir(join(contentDir, 'current'), { recursive: true, withFileTypes: true });
-    return { id, files: entries.filter((e) => e.isFile()).length };
+    const index = await readFile(join(contentDir, 'current', 'index.html'), 'utf8').catch(() => '');
+    const h1 = /<h1[^>]*>([\s\S]*?)<\/h1>/i
+      .exec(index)?.[1]
+      ?.replace(/<[^>]+>/g, '')
+      .trim();
+    return { id, files: entries.filter((e) => e.isFile()).length, ...(h1 ? { headline: h1 } : {}) };
   } catch {
     return {};
   }
@@ -120,24 +129,17 @@ export async function collectState(plan: PodPlan, supervisor: Supervisor): Promi
 
 export function syncView(
   m: readonly Sample[],
-  snap: { id?: string; files?: number },
+  snap: { id?: string; files?: number; headline?: string },
 ): NonNullable<PodState['sync']> {
-  const last = firstOf(m, [
-    'content_sync_last_success_timestamp_seconds',
-    'content_sync_last_sync_timestamp_seconds',
-    'content_sync_last_success_time_seconds',
-  ]);
-  const byResult = sumBy(m, 'content_sync_syncs_total', 'result');
-  const syncs = sum(m, 'content_sync_syncs_total');
+  const last = firstOf(m, ['content_sync_last_success_timestamp_seconds']);
+  const runs = sumBy(m, 'content_sync_runs_total', 'result');
   return {
     snapshot: snap.id,
-    files: snap.files ?? firstOf(m, ['content_sync_files', 'content_sync_snapshot_files']),
+    headline: snap.headline,
+    files: snap.files ?? firstOf(m, ['content_sync_snapshot_files']),
     lastSyncAt: last === undefined || last === 0 ? undefined : last * 1000,
-    syncs: byResult['success'] ?? byResult['ok'] ?? syncs,
-    failures:
-      byResult['error'] ??
-      byResult['failure'] ??
-      firstOf(m, ['content_sync_errors_total', 'content_sync_failures_total']),
+    syncs: runs['published'],
+    failures: runs['error'],
   };
 }
 

@@ -6,19 +6,23 @@ const POLL_MS = 1000;
 let state;
 let previous;
 let lastRate = { at: 0, requests: 0 };
-let previewSnapshot;
 
 // What flows in the pod: [from, to, label, the container whose absence breaks it].
-const FLOWS = [
-  ['#client', '[data-container="ambassador"]', ':8000', 'ambassador'],
-  ['[data-container="ambassador"]', '[data-container="web"]', 'localhost:8080', 'web'],
-  ['[data-container="content-sync"]', '[data-volume="content"]', 'publishes', 'content-sync'],
-  ['[data-volume="content"]', '[data-container="web"]', 'reads current/', 'web'],
-  ['[data-container="web"]', '[data-volume="logs"]', 'access.log', 'web'],
-  ['[data-volume="logs"]', '[data-container="log-adapter"]', 'tails', 'log-adapter'],
-  ['#prometheus', '[data-container="log-adapter"]', 'GET /metrics', 'log-adapter'],
-];
-const CLIENT_TO_WEB = ['#client', '[data-container="web"]', ':8080', 'web'];
+function flows(s) {
+  const port = (name, i = 0) => s.containers.find((c) => c.name === name)?.ports[i]?.port;
+  const has = (name) => s.containers.some((c) => c.name === name);
+  return [
+    has('ambassador')
+      ? ['#client', '[data-container="ambassador"]', `:${port('ambassador')}`, 'ambassador']
+      : ['#client', '[data-container="web"]', `:${port('web')}`, 'web'],
+    ['[data-container="ambassador"]', '[data-container="web"]', `:${port('web')}`, 'web'],
+    ['[data-container="content-sync"]', '[data-volume="content"]', 'publishes', 'content-sync'],
+    ['[data-volume="content"]', '[data-container="web"]', 'reads current/', 'web'],
+    ['[data-container="web"]', '[data-volume="logs"]', 'access.log', 'web'],
+    ['[data-volume="logs"]', '[data-container="log-adapter"]', 'tails', 'log-adapter'],
+    ['#prometheus', '[data-container="log-adapter"]', `GET :${port('log-adapter')}/metrics`, 'log-adapter'],
+  ];
+}
 
 function fmtAgo(ms) {
   if (ms === undefined || ms === null) return '—';
@@ -124,9 +128,21 @@ function draw() {
   $('#prometheus').parentElement.hidden = !names.includes('log-adapter');
   $('#site-url').textContent = s.siteUrl;
   $('#site-link').href = s.siteUrl;
+  $('#site-link').textContent = s.siteUrl;
+  const links = $('#metrics-links');
+  if (links.dataset.done !== '1') {
+    links.textContent = '';
+    for (const c of s.containers.filter((x) => x.metricsUrl)) {
+      const a = document.createElement('a');
+      a.href = c.metricsUrl;
+      a.target = '_blank';
+      a.textContent = c.name;
+      links.append(a);
+    }
+    links.dataset.done = '1';
+  }
   $('#source-index').textContent = `${s.source}/index.html`;
 
-  const web = s.containers.find((c) => c.name === 'web');
   $('#web-root').textContent = s.sync ? `current → ${s.sync.snapshot ?? '(none yet)'}` : s.source;
   $('#web-requests').textContent = s.adapter
     ? `${s.adapter.requests ?? 0} (counted by log-adapter)`
@@ -139,6 +155,7 @@ function draw() {
     $('#sync-last').textContent = fmtAgo(s.sync.lastSyncAt);
     $('#sync-count').textContent =
       `${s.sync.syncs ?? '—'}${s.sync.failures ? `, ${s.sync.failures} failed` : ''}`;
+    $('#sync-headline').textContent = s.sync.headline ?? '—';
   }
   if (s.ambassador) {
     const ups = s.ambassador.upstreams;
@@ -151,7 +168,9 @@ function draw() {
       $('#amb-upstreams').append(line);
     }
     $('#amb-requests').textContent =
-      s.ambassador.requests === undefined ? '—' : `${s.ambassador.requests} ${fmtCodes(s.ambassador.byCode)}`;
+      s.ambassador.requests === undefined
+        ? '0'
+        : `${s.ambassador.requests} (${fmtCodes(s.ambassador.byCode)})`;
   }
   if (s.adapter) {
     const a = s.adapter;
@@ -170,8 +189,7 @@ function draw() {
     lastRate = { at: now, requests: req };
   }
   noteChanges(previous, s);
-  refreshPreview(s);
-  drawArrows(names, web);
+  drawArrows(s);
 }
 
 function noteChanges(before, now) {
@@ -195,21 +213,11 @@ function noteChanges(before, now) {
   if (d > 0) note(`log-adapter counted ${d} more request${d === 1 ? '' : 's'}`);
 }
 
-function refreshPreview(s) {
-  const key = s.sync?.snapshot ?? 'static';
-  if (key === previewSnapshot) return;
-  previewSnapshot = key;
-  const frame = $('#preview');
-  const path = frame.dataset.path ?? '/';
-  frame.src = new URL(path, s.siteUrl).href;
-}
-
-function drawArrows(names, web) {
+function drawArrows(s) {
   const svg = $('#arrows');
   for (const old of svg.querySelectorAll('path.flow, text')) old.remove();
   const box = svg.getBoundingClientRect();
-  const flows = names.includes('ambassador') ? FLOWS : [CLIENT_TO_WEB, ...FLOWS];
-  for (const [from, to, label, owner] of flows) {
+  for (const [from, to, label, owner] of flows(s)) {
     const a = $(from);
     const b = $(to);
     if (!a || !b || a.closest('[hidden]') || b.closest('[hidden]')) continue;
@@ -221,18 +229,18 @@ function drawArrows(names, web) {
     const p2 = edge(rb, ca);
     const ns = 'http://www.w3.org/2000/svg';
     const path = document.createElementNS(ns, 'path');
-    const owned = state.containers.find((c) => c.name === owner);
+    const owned = s.containers.find((c) => c.name === owner);
     path.setAttribute('class', `flow${owned && !owned.ready ? ' dead' : ''}`);
     path.setAttribute('d', `M${p1.x - box.left},${p1.y - box.top} L${p2.x - box.left},${p2.y - box.top}`);
     path.setAttribute('marker-end', 'url(#head)');
     svg.append(path);
     const text = document.createElementNS(ns, 'text');
-    text.setAttribute('x', String((p1.x + p2.x) / 2 - box.left + 4));
-    text.setAttribute('y', String((p1.y + p2.y) / 2 - box.top - 4));
+    text.setAttribute('x', String((p1.x + p2.x) / 2 - box.left));
+    text.setAttribute('y', String((p1.y + p2.y) / 2 - box.top - 6));
+    text.setAttribute('text-anchor', 'middle');
     text.textContent = label;
     svg.append(text);
   }
-  void web;
 }
 const centre = (r) => ({ x: r.left + r.width / 2, y: r.top + r.height / 2 });
 /** Where the line from the centre of r towards p leaves r. */
@@ -259,11 +267,11 @@ async function poll() {
 }
 
 $('#btn-edit').addEventListener('click', () =>
-  act('publishing an edit', '/api/edit', (r) => {
-    $('#preview').dataset.path = r.path;
-    previewSnapshot = undefined;
-    return `wrote ${r.file}; it is served at ${r.path} once content-sync publishes it`;
-  }),
+  act(
+    'publishing an edit',
+    '/api/edit',
+    (r) => `wrote ${r.file}; once content-sync publishes it, open ${new URL(r.path, state.siteUrl).href}`,
+  ),
 );
 $('#btn-traffic').addEventListener('click', () =>
   act(
