@@ -1,0 +1,70 @@
+// What a test may do with a deployed kustomization, whichever engine runs it. The tests only
+// see this interface; kind.ts and podman.ts implement it. E2E_DRIVER=kind|podman chooses, else
+// the machine decides: kind when a Docker daemon and kind are there, podman otherwise.
+import { spawnSync } from 'node:child_process';
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** One `apply` of a kustomization: its pods, Ready, reachable from the test process. */
+export interface Deployment {
+  /** Names of the pods it created. */
+  readonly pods: readonly string[];
+  /** http://127.0.0.1:<port> reaching `containerPort` of `pod` (hostPort on podman, port-forward on kind). */
+  url(pod: string, containerPort: number): string;
+  /** Runs argv in one container, like `kubectl exec <pod> -c <container> -- argv`. */
+  exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult>;
+  /** Replaces a ConfigMap's data, as `kubectl apply` of an edited ConfigMap does. */
+  updateConfigMap(name: string, data: Record<string, string>): Promise<void>;
+  /** SIGKILLs a container's process, as a crash would; the pod's restartPolicy brings it back. */
+  killContainer(pod: string, container: string): Promise<void>;
+  /** How many times the container has been restarted. */
+  restartCount(pod: string, container: string): Promise<number>;
+  /** Deletes one pod of the deployment (e.g. a backend going away). */
+  deletePod(pod: string): Promise<void>;
+  /** Waits until every container of the pod is running and passes its readiness probe. */
+  waitReady(pod: string, timeoutMs?: number): Promise<void>;
+  /** Every container's logs and each pod's description, for failure reports. */
+  dump(): Promise<string>;
+  /** Deletes everything the apply created (pods, volumes, port-forwards). */
+  down(): Promise<void>;
+}
+
+export interface Driver {
+  readonly name: 'kind' | 'podman';
+  /** Once per run: cluster, images. Idempotent. */
+  prepare(): Promise<void>;
+  /** Renders manifests/<dir> and deploys it; resolves when every pod is Ready. */
+  apply(dir: string): Promise<Deployment>;
+  /** Once per run, after all tests: removes what prepare() made that must not outlive the run. */
+  cleanup(): Promise<void>;
+}
+
+function works(cmd: string, args: string[]): boolean {
+  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 20_000 });
+  return r.status === 0;
+}
+
+export function pickDriver(): 'kind' | 'podman' {
+  const wanted = process.env.E2E_DRIVER;
+  if (wanted === 'kind' || wanted === 'podman') return wanted;
+  if (wanted) throw new Error(`E2E_DRIVER=${wanted}: expected kind or podman`);
+  if (works('docker', ['info']) && works('kind', ['version'])) return 'kind';
+  if (works('podman', ['version'])) return 'podman';
+  throw new Error(
+    'e2e: no engine found. Install Docker + kind (E2E_DRIVER=kind), or podman: bash scripts/install-podman.sh',
+  );
+}
+
+export async function createDriver(): Promise<Driver> {
+  const name = pickDriver();
+  if (name === 'kind') {
+    const { KindDriver } = await import('./kind.ts');
+    return new KindDriver();
+  }
+  const { PodmanDriver } = await import('./podman.ts');
+  return new PodmanDriver();
+}

@@ -1,0 +1,368 @@
+// The podman driver: the same rendered manifests, run with `podman kube play` (podman 4.3, no
+// registry, no systemd). It changes only what podman cannot do the Kubernetes way, each listed
+// in e2e/README.md: hostPort for access, emptyDir names made per-pod, pod sysctls passed through
+// containers.conf, cluster DNS for headless-Service pods as hostAliases, readiness probes run by
+// the driver from the host (as the kubelet does), ConfigMap updates written the kubelet's way.
+import { execFile, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { buildComponent, buildNodeBase, buildStandIns, COMPONENTS } from '../../images/offline.ts';
+import type { Deployment, Driver, ExecResult } from './driver.ts';
+import { type K8sObject, render, repoRoot } from './render.ts';
+import { eventually } from './wait.ts';
+
+const execFileAsync = promisify(execFile);
+
+function podman(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; allowFail?: boolean } = {}): string {
+  const r = spawnSync('podman', args, {
+    encoding: 'utf8',
+    env: opts.env ?? process.env,
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 180_000,
+  });
+  if (r.status !== 0 && !opts.allowFail) {
+    throw new Error(`podman ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim()}`);
+  }
+  return r.stdout ?? '';
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: container specs from rendered YAML
+type Container = any;
+
+function allContainers(pod: K8sObject): Container[] {
+  return [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])];
+}
+
+/** containers.conf with the pod's sysctls as defaults: how the kubelet's pod sysctls reach podman. */
+function confWithSysctls(sysctls: { name: string; value: string }[]): string {
+  const base = existsSync('/etc/containers/containers.conf')
+    ? readFileSync('/etc/containers/containers.conf', 'utf8')
+    : '[containers]\n';
+  const line = `default_sysctls = [${sysctls.map((s) => JSON.stringify(`${s.name}=${s.value}`)).join(', ')}]`;
+  return base.includes('[containers]')
+    ? base.replace('[containers]', `[containers]\n${line}`)
+    : `${base}\n[containers]\n${line}\n`;
+}
+
+interface Played {
+  pod: K8sObject;
+  file: string;
+  ip: string;
+  hostPorts: Map<number, number>;
+  volumes: string[];
+}
+
+class PodmanDeployment implements Deployment {
+  private readonly played = new Map<string, Played>();
+  /** name -> IP for pods with hostname + subdomain: the cluster DNS of a headless Service. */
+  private readonly dns = new Map<string, string>();
+  private readonly configMapVolumes = new Set<string>();
+
+  private readonly dir: string;
+  private readonly work: string;
+  private readonly configMaps: K8sObject[];
+
+  constructor(dir: string, work: string, configMaps: K8sObject[]) {
+    this.dir = dir;
+    this.work = work;
+    this.configMaps = configMaps;
+  }
+
+  get pods(): string[] {
+    return [...this.played.keys()];
+  }
+
+  async play(source: K8sObject): Promise<void> {
+    const pod = structuredClone(source);
+    const name = pod.metadata.name;
+    if ((pod.spec.initContainers ?? []).some((c: Container) => c.restartPolicy === 'Always')) {
+      throw new Error(`${name}: native sidecars (initContainers with restartPolicy: Always) need Kubernetes ≥ 1.29; podman 4.3 runs them as plain init containers`);
+    }
+    // podman 4.3 names an emptyDir volume after the volume alone, so two pods with an emptyDir
+    // "www" would share one; Kubernetes gives each pod its own. Make the names per-pod.
+    const volumes: string[] = [];
+    for (const v of pod.spec.volumes ?? []) {
+      if (v.emptyDir) {
+        const renamed = `${name}-${v.name}`;
+        for (const c of allContainers(pod)) {
+          for (const m of c.volumeMounts ?? []) if (m.name === v.name) m.name = renamed;
+        }
+        v.name = renamed;
+        volumes.push(renamed);
+        podman(['volume', 'rm', '--force', renamed], { allowFail: true });
+      }
+      if (v.configMap && !this.configMapVolumes.has(v.configMap.name)) {
+        // A volume left by an earlier run would keep its old files: start from the manifest's.
+        podman(['volume', 'rm', '--force', v.configMap.name], { allowFail: true });
+        this.configMapVolumes.add(v.configMap.name);
+      }
+    }
+    // No port-forward and no Service: publish every declared port on a loopback hostPort.
+    const hostPorts = new Map<number, number>();
+    for (const c of allContainers(pod)) {
+      for (const p of c.ports ?? []) {
+        const hostPort = await freePort();
+        p.hostPort = hostPort;
+        p.hostIP = '127.0.0.1';
+        hostPorts.set(p.containerPort, hostPort);
+      }
+    }
+    // Cluster DNS of headless-Service pods (backend-0.backend), as /etc/hosts entries.
+    if (this.dns.size > 0) {
+      pod.spec.hostAliases = [
+        ...(pod.spec.hostAliases ?? []),
+        ...[...this.dns].map(([host, ip]) => ({
+          ip,
+          hostnames: [host, `${host}.default.svc`, `${host}.default.svc.cluster.local`],
+        })),
+      ];
+    }
+    const used = new Set((pod.spec.volumes ?? []).map((v: { configMap?: { name: string } }) => v.configMap?.name));
+    const docs = [...this.configMaps.filter((cm) => used.has(cm.metadata.name)), pod];
+    const file = join(this.work, `${name}.yaml`);
+    writeFileSync(file, docs.map((d) => stringify(d)).join('---\n'));
+    const env = { ...process.env };
+    const sysctls = pod.spec.securityContext?.sysctls as { name: string; value: string }[] | undefined;
+    if (sysctls?.length) {
+      const conf = join(this.work, `${name}.containers.conf`);
+      writeFileSync(conf, confWithSysctls(sysctls));
+      env.CONTAINERS_CONF = conf;
+    }
+    podman(['kube', 'play', file], { env });
+    const infra = podman(['pod', 'inspect', name, '--format', '{{.InfraContainerID}}']).trim();
+    const ip = podman(['inspect', infra, '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}']).trim();
+    this.played.set(name, { pod, file, ip, hostPorts, volumes });
+    if (pod.spec.hostname && pod.spec.subdomain) this.dns.set(`${pod.spec.hostname}.${pod.spec.subdomain}`, ip);
+  }
+
+  private get(pod: string): Played {
+    const p = this.played.get(pod);
+    if (!p) throw new Error(`pod ${pod} is not part of ${this.dir} (pods: ${this.pods.join(', ')})`);
+    return p;
+  }
+
+  url(pod: string, containerPort: number): string {
+    const hostPort = this.get(pod).hostPorts.get(containerPort);
+    if (!hostPort) throw new Error(`pod ${pod} declares no containerPort ${containerPort}`);
+    return `http://127.0.0.1:${hostPort}`;
+  }
+
+  async exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult> {
+    this.get(pod);
+    try {
+      const { stdout, stderr } = await execFileAsync('podman', ['exec', `${pod}-${container}`, ...argv], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  }
+
+  /**
+   * Writes the new data into the ConfigMap's volume the way the kubelet's AtomicWriter does:
+   * a new hidden timestamped folder, `..data` swapped to it by rename, each key a symlink into
+   * `..data`. So content-sync sees what it would see on Kubernetes.
+   */
+  async updateConfigMap(name: string, data: Record<string, string>): Promise<void> {
+    const mount = podman(['volume', 'inspect', name, '--format', '{{.Mountpoint}}']).trim();
+    const now = new Date();
+    const stamp = `..${now.toISOString().replace(/[-:T]/g, '_').replace(/\..*$/, '')}.${process.hrtime.bigint()}`;
+    mkdirSync(join(mount, stamp), { mode: 0o755 });
+    for (const [key, value] of Object.entries(data)) writeFileSync(join(mount, stamp, key), value, { mode: 0o644 });
+    const tmp = join(mount, '..data_tmp');
+    rmSync(tmp, { force: true });
+    symlinkSync(stamp, tmp);
+    let old: string | null = null;
+    try {
+      old = readlinkSync(join(mount, '..data'));
+    } catch {}
+    renameSync(tmp, join(mount, '..data'));
+    for (const key of Object.keys(data)) {
+      const path = join(mount, key);
+      let linked = false;
+      try {
+        linked = lstatSync(path).isSymbolicLink() && readlinkSync(path) === `..data/${key}`;
+      } catch {}
+      if (!linked) {
+        symlinkSync(`..data/${key}`, join(mount, `.${key}.tmp`));
+        renameSync(join(mount, `.${key}.tmp`), path);
+      }
+    }
+    for (const entry of readdirSync(mount)) {
+      if (entry.startsWith('.')) continue;
+      if (!(entry in data)) rmSync(join(mount, entry), { force: true });
+    }
+    if (old) rmSync(join(mount, old), { recursive: true, force: true });
+  }
+
+  async killContainer(pod: string, container: string): Promise<void> {
+    this.get(pod);
+    const pid = Number(podman(['inspect', `${pod}-${container}`, '--format', '{{.State.Pid}}']).trim());
+    if (!pid) throw new Error(`${pod}/${container} is not running`);
+    process.kill(pid, 'SIGKILL');
+  }
+
+  async restartCount(pod: string, container: string): Promise<number> {
+    this.get(pod);
+    return Number(podman(['inspect', `${pod}-${container}`, '--format', '{{.RestartCount}}']).trim());
+  }
+
+  async deletePod(pod: string): Promise<void> {
+    const p = this.get(pod);
+    this.remove(p);
+    this.played.delete(pod);
+  }
+
+  private remove(p: Played): void {
+    podman(['pod', 'stop', '--time', '2', p.pod.metadata.name], { allowFail: true });
+    podman(['kube', 'down', p.file], { allowFail: true });
+    podman(['pod', 'rm', '--force', p.pod.metadata.name], { allowFail: true });
+    for (const v of p.volumes) podman(['volume', 'rm', '--force', v], { allowFail: true });
+  }
+
+  async waitReady(pod: string, timeoutMs = 90_000): Promise<void> {
+    const p = this.get(pod);
+    await eventually(() => this.checkReady(p), { timeoutMs, intervalMs: 300, what: `pod ${pod} Ready` });
+  }
+
+  /** Throws the first reason the pod is not Ready: a container not running, a probe failing. */
+  private async checkReady(p: Played): Promise<void> {
+    const name = p.pod.metadata.name;
+    for (const c of p.pod.spec.initContainers ?? []) {
+      const [status, code] = podman(['inspect', `${name}-${c.name}`, '--format', '{{.State.Status}} {{.State.ExitCode}}'])
+        .trim()
+        .split(' ');
+      if (status !== 'exited' || code !== '0') throw new Error(`init container ${c.name}: ${status} (exit ${code})`);
+    }
+    for (const c of p.pod.spec.containers) {
+      const status = podman(['inspect', `${name}-${c.name}`, '--format', '{{.State.Status}}']).trim();
+      if (status !== 'running') throw new Error(`container ${c.name}: ${status}`);
+      const probe = c.readinessProbe;
+      if (probe?.httpGet) {
+        const port =
+          typeof probe.httpGet.port === 'number'
+            ? probe.httpGet.port
+            : (c.ports ?? []).find((x: { name?: string }) => x.name === probe.httpGet.port)?.containerPort;
+        const url = `http://${p.ip}:${port}${probe.httpGet.path ?? '/'}`;
+        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) }).catch((err: Error) => {
+          throw new Error(`container ${c.name}: readiness ${url}: ${err.message}`);
+        });
+        const body = await res.text();
+        if (res.status < 200 || res.status >= 400) {
+          throw new Error(`container ${c.name}: readiness ${url} -> ${res.status} ${body.slice(0, 200)}`);
+        }
+      } else if (probe?.exec) {
+        const r = await this.exec(name, c.name, probe.exec.command);
+        if (r.code !== 0) throw new Error(`container ${c.name}: readiness exec ${probe.exec.command.join(' ')} -> ${r.code}`);
+      }
+    }
+  }
+
+  async dump(): Promise<string> {
+    const out: string[] = [];
+    for (const [name, p] of this.played) {
+      out.push(`===== pod ${name} (podman pod inspect, podman ps) =====`);
+      out.push(podman(['pod', 'inspect', name], { allowFail: true }));
+      out.push(
+        podman(
+          ['ps', '-a', '--pod', '--filter', `pod=${name}`, '--format', '{{.Names}}  {{.Status}}  {{.Image}}'],
+          { allowFail: true },
+        ),
+      );
+      for (const c of allContainers(p.pod)) {
+        const r = spawnSync('podman', ['logs', '--tail', '200', `${name}-${c.name}`], { encoding: 'utf8' });
+        out.push(`----- logs ${name}/${c.name} -----\n${r.stdout}${r.stderr}`);
+      }
+    }
+    return out.join('\n');
+  }
+
+  async down(): Promise<void> {
+    for (const p of this.played.values()) this.remove(p);
+    this.played.clear();
+    for (const v of this.configMapVolumes) podman(['volume', 'rm', '--force', v], { allowFail: true });
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+export class PodmanDriver implements Driver {
+  readonly name = 'podman' as const;
+
+  async prepare(): Promise<void> {
+    buildNodeBase();
+    buildStandIns();
+    const missing: string[] = [];
+    for (const c of COMPONENTS) {
+      if (existsSync(join(repoRoot, 'packages', c, 'dist/main.js'))) buildComponent(c);
+      else missing.push(c);
+    }
+    if (missing.length > 0) {
+      process.stderr.write(`e2e(podman): no dist/main.js for ${missing.join(', ')}; pods using them will fail\n`);
+    }
+  }
+
+  async apply(dir: string): Promise<Deployment> {
+    const objects = render(dir);
+    const unsupported = objects.filter((o) => !['Pod', 'ConfigMap', 'Service'].includes(o.kind));
+    if (unsupported.length > 0) {
+      throw new Error(`podman driver: cannot run ${unsupported.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+    }
+    const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
+    // Services are not run by podman; pods behind a headless Service go first so their DNS names exist.
+    const pods = objects
+      .filter((o) => o.kind === 'Pod')
+      .sort((a, b) => Number(Boolean(b.spec.subdomain)) - Number(Boolean(a.spec.subdomain)));
+    const dep = new PodmanDeployment(dir, mkdtempSync(join(tmpdir(), 'multipod-e2e-')), configMaps);
+    try {
+      for (const pod of pods) await dep.play(pod);
+      for (const pod of pods) await dep.waitReady(pod.metadata.name);
+    } catch (err) {
+      const dump = await dep.dump();
+      await dep.down();
+      throw new Error(`${(err as Error).message}\n${dump}`);
+    }
+    return dep;
+  }
+
+  async cleanup(): Promise<void> {
+    // Anything a crashed worker left behind: every multipod pod.
+    const left = podman(['pod', 'ps', '--filter', 'label=app.kubernetes.io/part-of=multipod', '--format', '{{.Name}}'], {
+      allowFail: true,
+    })
+      .split('\n')
+      .filter(Boolean);
+    for (const name of left) {
+      podman(['pod', 'rm', '--force', '--time', '2', name], { allowFail: true });
+    }
+  }
+}
