@@ -19,6 +19,8 @@ export interface ContainerView extends ContainerStatus {
 export interface PodState {
   readonly pattern: string;
   readonly now: number;
+  /** The runner's own pid (the containers' are under containers[]). */
+  readonly runnerPid: number;
   readonly siteUrl: string;
   readonly source: string;
   readonly volumes: readonly { name: string; path: string; mountedBy: readonly string[] }[];
@@ -117,6 +119,7 @@ export async function collectState(plan: PodPlan, supervisor: Supervisor): Promi
   return {
     pattern: plan.pattern,
     now: Date.now(),
+    runnerPid: process.pid,
     siteUrl: plan.siteUrl,
     source: plan.source,
     volumes,
