@@ -136,11 +136,14 @@ export class FileTail {
     try {
       const st = await statP(this.path);
       if (!st.isFile()) {
+        this.#startAt = 'beginning';
         this.#fail(`${this.path} is not a regular file`);
         return false;
       }
       fd = await openP(this.path, 'r');
     } catch (err) {
+      // Not there (or not readable) at start-up: once it is, all of it is new.
+      this.#startAt = typeof this.#startAt === 'object' ? this.#startAt : 'beginning';
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'ENOENT') this.problem = `${this.path} does not exist yet (waiting for it)`;
       else if (e.code === 'EACCES' || e.code === 'EPERM')

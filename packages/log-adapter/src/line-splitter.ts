@@ -31,6 +31,7 @@ export class LineSplitter {
 
   /** Splits buf[0, len) into lines for the sink; keeps what follows the last newline. */
   push(buf: Buffer, len: number, sink: LineSink): void {
+    if (len <= 0) return;
     let start = 0;
     if (this.#skipping || this.#carryLen > 0) {
       const nl = buf.indexOf(10);

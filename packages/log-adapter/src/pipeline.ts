@@ -74,14 +74,11 @@ export class Pipeline {
     this.#formatName = opts.formatName;
     this.#unparsedEvery = opts.unparsedLogInterval;
 
-    const overflow = register(
-      registry,
-      new CounterFamily({
-        name: 'log_adapter_series_overflow_total',
-        help: "Observations folded into a metric's overflow series because it reached ADAPTER_MAX_SERIES.",
-        labelNames: ['metric'],
-      }),
-    );
+    const overflow = new CounterFamily({
+      name: 'log_adapter_series_overflow_total',
+      help: "Observations folded into a metric's overflow series because it reached ADAPTER_MAX_SERIES.",
+      labelNames: ['metric'],
+    });
     const limit = new SeriesLimit(opts.maxSeries, (metric) => {
       overflow.at([metric]).value++;
     });
@@ -166,6 +163,7 @@ export class Pipeline {
       }),
     );
 
+    register(registry, overflow);
     const routes = new Routes(opts.custom.routes);
     this.#custom = opts.custom.metrics.map((m) => compileMetric(m, registry, limit, routes, opts.buckets));
 

@@ -23,6 +23,8 @@ export class Tailer {
   readonly #tails = new Map<string, FileTail>();
   readonly #buf: Buffer;
   readonly #isGlob: boolean;
+  /** The glob reaches below its base directory (a/*.log, **), so listing must recurse. */
+  readonly #deep: boolean;
   readonly #base: string;
   readonly #match: (path: string) => boolean;
   readonly #watchers: FSWatcher[] = [];
@@ -36,6 +38,7 @@ export class Tailer {
     this.#buf = Buffer.allocUnsafe(opts.readSize);
     const scan = picomatch.scan(opts.pattern);
     this.#isGlob = scan.isGlob;
+    this.#deep = scan.glob.includes('/');
     this.#base = scan.isGlob ? scan.base || '.' : dirname(opts.pattern);
     this.#match = scan.isGlob ? picomatch(opts.pattern, { dot: false }) : (p) => p === opts.pattern;
   }
@@ -62,7 +65,7 @@ export class Tailer {
   /** Watches the directories so new lines are read at once; safe to skip (the timer still polls). */
   watch(onChange: () => void): void {
     try {
-      const w = watch(this.#base, { recursive: this.#isGlob && this.#opts.pattern.includes('**') });
+      const w = watch(this.#base, { recursive: this.#deep });
       w.on('change', onChange);
       w.on('error', () => w.close());
       this.#watchers.push(w);
@@ -160,7 +163,7 @@ export class Tailer {
     if (!this.#isGlob) return [this.#opts.pattern];
     let names: string[];
     try {
-      names = readdirSync(this.#base, { recursive: this.#opts.pattern.includes('**') }) as string[];
+      names = readdirSync(this.#base, { recursive: this.#deep }) as string[];
     } catch {
       return [];
     }

@@ -1,0 +1,173 @@
+// The process: dist/main.js as a child, for what only a process shows: exit codes, one-line
+// errors, SIGTERM writing the positions file, and a real permission-denied (capabilities dropped).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseExposition, tempDir } from './testing.ts';
+
+const pkg = fileURLToPath(new URL('..', import.meta.url));
+const main = join(pkg, 'dist/main.js');
+const line = (path: string, code = 200) =>
+  `127.0.0.1 - - [25/Nov/2026:13:55:02 +0000] "GET ${path} HTTP/1.1" ${code} 10 "-" "curl/8.5.0" 0.004\n`;
+
+const run = (env: Record<string, string>, args: string[] = []) =>
+  spawnSync(process.execPath, [main, ...args], {
+    env: { ...process.env, ADAPTER_PORT: '0', ADAPTER_HOST: '127.0.0.1', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | Promise<T | undefined>,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('multipod-log-adapter process', () => {
+  const tmp = tempDir();
+  const children: ChildProcess[] = [];
+
+  beforeAll(() => {
+    // Tests run the bundle users run; build it fresh from the sources under test.
+    const b = spawnSync(process.execPath, ['../../scripts/bundle.ts'], { cwd: pkg, encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`build failed: ${b.stderr}`);
+  });
+  afterEach(() => {
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+  });
+  afterAll(() => tmp.remove());
+
+  function start(env: Record<string, string>, prefix: string[] = []) {
+    const [cmd, ...args] = [...prefix, process.execPath, main];
+    const child = spawn(cmd!, args, {
+      env: {
+        ...process.env,
+        ADAPTER_PORT: '0',
+        ADAPTER_HOST: '127.0.0.1',
+        ADAPTER_POLL_INTERVAL: '50ms',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const logs: Record<string, unknown>[] = [];
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
+        logs.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+      }
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const port = until(
+      'listening',
+      () => logs.find((l) => l.msg === 'listening; tailing the log')?.port as number,
+    );
+    return { child, logs, exited, port };
+  }
+
+  it('--help lists every setting', () => {
+    const r = run({}, ['--help']);
+    expect(r.status).toBe(0);
+    for (const v of [
+      'ADAPTER_PORT',
+      'ADAPTER_LOG_PATH',
+      'ADAPTER_START',
+      'ADAPTER_POSITIONS',
+      'ADAPTER_FORMAT',
+    ])
+      expect(r.stdout).toContain(v);
+    for (const v of ['ADAPTER_CONFIG', 'ADAPTER_BUCKETS', 'ADAPTER_MAX_LINE', 'ADAPTER_MAX_SERIES'])
+      expect(r.stdout).toContain(v);
+  });
+
+  it('exits 2 with one line naming a bad setting', () => {
+    const r = run({ ADAPTER_START: 'middle' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'multipod-log-adapter: invalid setting --start / ADAPTER_START: "middle" is not one of end, beginning\n',
+    );
+  });
+
+  it.each([
+    ['ADAPTER_FORMAT', { ADAPTER_FORMAT: '$remote_addr "$request"' }, 'the format has no $status'],
+    ['ADAPTER_FORMAT', { ADAPTER_FORMAT: 'apache' }, 'not a format name'],
+    ['ADAPTER_BUCKETS', { ADAPTER_BUCKETS: '0.1,0.05' }, 'bounds must increase (0.1 then 0.05)'],
+  ])('exits 2 with one line naming %s', (name, env, detail) => {
+    const r = run(env);
+    expect(r.status).toBe(2);
+    const out = r.stdout.trim().split('\n');
+    expect(out).toHaveLength(1);
+    const entry = JSON.parse(out[0]!);
+    expect(entry.level).toBe('fatal');
+    expect(entry.msg).toContain(name);
+    expect(entry.msg).toContain(detail);
+  });
+
+  it('exits 2 on a bad ADAPTER_CONFIG, naming the field', () => {
+    const config = join(tmp.dir, 'bad.yaml');
+    writeFileSync(config, 'metrics:\n  - name: by_path_total\n    labels: { path: path }\n');
+    const r = run({ ADAPTER_CONFIG: config });
+    expect(r.status).toBe(2);
+    const entry = JSON.parse(r.stdout.trim());
+    expect(entry.msg).toContain(
+      `invalid --config / ADAPTER_CONFIG: ${config}: metrics[0].labels.path: raw "path" labels`,
+    );
+  });
+
+  it('SIGTERM: reads what is left, writes the positions file, exits 0', async () => {
+    const log = join(tmp.dir, 'term.log');
+    const positions = join(tmp.dir, 'positions.json');
+    writeFileSync(log, line('/a') + line('/b'));
+    const p = start({ ADAPTER_LOG_PATH: log, ADAPTER_START: 'beginning', ADAPTER_POSITIONS: positions });
+    const port = await p.port;
+    await until('two lines counted', async () => {
+      const m = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      return m.get('log_adapter_lines_total{result="parsed"}') === 2 || undefined;
+    });
+    writeFileSync(log, line('/c') + line('/d').slice(0, 10), { flag: 'a' });
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    const saved = JSON.parse(readFileSync(positions, 'utf8'));
+    const st = statSync(log);
+    expect(saved.files[log]).toEqual({ dev: st.dev, ino: st.ino, offset: st.size - 10 });
+    expect(p.logs.map((l) => l.msg)).toContain('stopped');
+  });
+
+  it('permission denied for real (root without CAP_DAC_OVERRIDE): 503 with the reason, then reads once allowed', async () => {
+    const setpriv = spawnSync('setpriv', ['--version']);
+    if (setpriv.status !== 0) throw new Error('setpriv (util-linux) is needed for this test');
+    const log = join(tmp.dir, 'denied.log');
+    writeFileSync(log, line('/x'));
+    chmodSync(log, 0o000);
+    const p = start({ ADAPTER_LOG_PATH: log, ADAPTER_START: 'beginning' }, [
+      'setpriv',
+      '--bounding-set',
+      '-dac_override,-dac_read_search',
+      '--',
+    ]);
+    const port = await p.port;
+    const body = await until('a 503 with the reason', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return res.status === 503 ? res.text() : undefined;
+    });
+    expect(body).toBe(`not ok: cannot read ${log}: permission denied (the adapter runs as uid 0)\n`);
+    chmodSync(log, 0o644);
+    await until('the line counted', async () => {
+      const m = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      return m.get('http_requests_total{method="GET",code="200"}') === 1 || undefined;
+    });
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+  });
+});

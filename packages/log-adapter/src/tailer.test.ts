@@ -1,0 +1,231 @@
+// Failure modes of following a log, each test named after the failure (mtail's habit). The tests
+// wake the adapter with poll() instead of waiting for timers, so none of them sleeps.
+import { appendFileSync, mkdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { logLines, startAdapter, type TestAdapter, tempDir } from './testing.ts';
+
+const line = (path: string, code = 200, rt = '0.010') =>
+  `127.0.0.1 - - [25/Nov/2026:13:55:02 +0000] "GET ${path} HTTP/1.1" ${code} 10 "-" "curl/8.5.0" ${rt}\n`;
+const lines = (n: number, from = 0) => Array.from({ length: n }, (_, i) => line(`/l/${from + i}`)).join('');
+
+describe('tailer failure modes', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let log: string;
+  let t: TestAdapter | undefined;
+
+  beforeEach(() => {
+    tmp = tempDir();
+    log = join(tmp.dir, 'access.log');
+  });
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    tmp.remove();
+  });
+
+  const start = async (env: Record<string, string> = {}) => {
+    t = await startAdapter({ ADAPTER_LOG_PATH: log, ...env });
+    return t;
+  };
+  const count = async (key = 'log_adapter_lines_total{result="parsed"}') => {
+    await t!.adapter.poll();
+    return (await t!.scrape()).get(key) ?? 0;
+  };
+
+  it('start at end: lines already in the file are not counted, new ones are', async () => {
+    writeFileSync(log, lines(5));
+    await start();
+    expect(await count()).toBe(0);
+    appendFileSync(log, lines(3));
+    expect(await count()).toBe(3);
+  });
+
+  it('start at beginning: every line is counted', async () => {
+    writeFileSync(log, lines(5));
+    await start({ ADAPTER_START: 'beginning' });
+    expect(await count()).toBe(5);
+  });
+
+  it('rotation by rename + create: lines before and after are each counted once', async () => {
+    writeFileSync(log, '');
+    await start();
+    appendFileSync(log, lines(4));
+    expect(await count()).toBe(4);
+    appendFileSync(log, lines(2, 4)); // written just before the rename, not read yet
+    renameSync(log, `${log}.1`);
+    appendFileSync(`${log}.1`, lines(1, 6)); // the writer has not reopened yet
+    writeFileSync(log, lines(3, 7));
+    expect(await count()).toBe(10);
+    expect(await count('log_adapter_rotations_total{reason="replaced"}')).toBe(1);
+    appendFileSync(log, lines(1, 10));
+    expect(await count()).toBe(11);
+  });
+
+  it('copytruncate: the file shrinks and is read again from its start', async () => {
+    writeFileSync(log, '');
+    await start();
+    appendFileSync(log, lines(5));
+    expect(await count()).toBe(5);
+    truncateSync(log, 0);
+    appendFileSync(log, lines(2, 5));
+    expect(await count()).toBe(7);
+    expect(await count('log_adapter_rotations_total{reason="truncated"}')).toBe(1);
+  });
+
+  it('delete + recreate: the new file is read from its first line', async () => {
+    writeFileSync(log, '');
+    await start();
+    appendFileSync(log, lines(3));
+    expect(await count()).toBe(3);
+    rmSync(log);
+    expect(await count()).toBe(3);
+    writeFileSync(log, lines(4, 3));
+    expect(await count()).toBe(7);
+  });
+
+  it('deleted for good: the file is let go and /readyz says why', async () => {
+    writeFileSync(log, '');
+    await start();
+    rmSync(log);
+    await count();
+    await count();
+    const res = await fetch(`${t!.base}/readyz`);
+    expect([res.status, await res.text()]).toEqual([
+      503,
+      `not ok: ${log} does not exist yet (waiting for it)\n`,
+    ]);
+  });
+
+  it('partial line: held until its newline arrives, then counted once', async () => {
+    writeFileSync(log, '');
+    await start();
+    const whole = line('/partial');
+    appendFileSync(log, whole.slice(0, 30));
+    expect(await count()).toBe(0);
+    appendFileSync(log, whole.slice(30, 60));
+    expect(await count()).toBe(0);
+    appendFileSync(log, whole.slice(60));
+    expect(await count()).toBe(1);
+    expect((await t!.scrape()).get('log_adapter_lines_total{result="unparsed"}')).toBe(0);
+  });
+
+  it('long line: counted as too_long and skipped, the lines around it still count', async () => {
+    writeFileSync(log, '');
+    await start({ ADAPTER_MAX_LINE: '1Ki' });
+    // 3 MiB without a newline, written in pieces so it spans many reads and polls.
+    appendFileSync(log, line('/before'));
+    for (let i = 0; i < 3; i++) {
+      appendFileSync(log, 'x'.repeat(1 << 20));
+      expect(await count()).toBe(1);
+    }
+    appendFileSync(log, `\n${line('/after')}`);
+    expect(await count()).toBe(2);
+    expect(await count('log_adapter_lines_total{result="too_long"}')).toBe(1);
+    // A long line inside one read is caught too.
+    appendFileSync(log, `${'y'.repeat(5000)}\n${line('/after2')}`);
+    expect(await count()).toBe(3);
+    expect(await count('log_adapter_lines_total{result="too_long"}')).toBe(2);
+  });
+
+  it('binary junk: counted as unparsed, sampled into the log at a limited rate, skipped', async () => {
+    writeFileSync(log, '');
+    let now = 0;
+    const captured = logLines();
+    t = await startAdapter(
+      { ADAPTER_LOG_PATH: log, ADAPTER_UNPARSED_LOG_INTERVAL: '10s' },
+      {
+        now: () => now,
+        log: captured.stream,
+      },
+    );
+    const junk = Buffer.from([0, 1, 2, 0xff, 0xfe, 10, 0x80, 0x81, 10, 27, 91, 50, 74, 10]);
+    appendFileSync(log, junk);
+    appendFileSync(log, line('/ok'));
+    appendFileSync(log, junk);
+    expect(await count()).toBe(1);
+    expect(await count('log_adapter_lines_total{result="unparsed"}')).toBe(6);
+    const warned = () => captured.lines.filter((l) => String(l.msg).includes('does not match'));
+    expect(warned()).toHaveLength(1);
+    now += 10_000;
+    appendFileSync(log, junk);
+    await count();
+    expect(warned()).toHaveLength(2);
+    // The 5 suppressed after the first warning, plus the one that is logged.
+    expect(warned()[1]).toMatchObject({ level: 'warn', unparsedSinceLastLog: 6 });
+  });
+
+  it('missing file appearing later: /readyz 503 with the reason, then every line of it counts', async () => {
+    await start();
+    let res = await fetch(`${t!.base}/readyz`);
+    expect([res.status, await res.text()]).toEqual([
+      503,
+      `not ok: ${log} does not exist yet (waiting for it)\n`,
+    ]);
+    expect((await fetch(`${t!.base}/healthz`)).status).toBe(200);
+    writeFileSync(log, lines(3));
+    expect(await count()).toBe(3);
+    res = await fetch(`${t!.base}/readyz`);
+    expect(res.status).toBe(200);
+  });
+
+  it('permission denied (a directory where the log should be): 503 with the reason, then recovers', async () => {
+    mkdirSync(log);
+    await start();
+    const res = await fetch(`${t!.base}/readyz`);
+    expect([res.status, await res.text()]).toEqual([503, `not ok: ${log} is not a regular file\n`]);
+    expect(await count('log_adapter_file_errors_total')).toBe(1);
+    rmSync(log, { recursive: true });
+    writeFileSync(log, lines(2));
+    expect(await count()).toBe(2);
+  });
+
+  it('restart with positions file: no line counted twice, none missed', async () => {
+    const positions = join(tmp.dir, 'positions.json');
+    writeFileSync(log, lines(5));
+    await start({ ADAPTER_START: 'beginning', ADAPTER_POSITIONS: positions });
+    appendFileSync(log, `${lines(2, 5)}${line('/half').slice(0, 20)}`);
+    expect(await count()).toBe(7);
+    await t!.close(); // writes the positions file
+    t = undefined;
+    appendFileSync(log, `${line('/half').slice(20)}${lines(3, 8)}`);
+    await start({ ADAPTER_START: 'beginning', ADAPTER_POSITIONS: positions });
+    // Only what came after the last whole line of the first run: the completed half line + 3.
+    expect(await count()).toBe(4);
+    expect(await count('http_requests_total{method="GET",code="200"}')).toBe(4);
+  });
+
+  it('restart with positions file after a rotation while stopped: the new file is read whole', async () => {
+    const positions = join(tmp.dir, 'positions.json');
+    writeFileSync(log, lines(5));
+    await start({ ADAPTER_POSITIONS: positions, ADAPTER_START: 'beginning' });
+    expect(await count()).toBe(5);
+    await t!.close();
+    t = undefined;
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, lines(2, 5));
+    await start({ ADAPTER_POSITIONS: positions });
+    expect(await count()).toBe(2);
+  });
+
+  it('glob: new files are picked up; a rotated file the glob also matches is not read twice', async () => {
+    mkdirSync(join(tmp.dir, 'a'));
+    const a = join(tmp.dir, 'a', 'access.log');
+    writeFileSync(a, lines(2));
+    t = await startAdapter({
+      ADAPTER_LOG_PATH: join(tmp.dir, '*', 'access.log*'),
+      ADAPTER_START: 'beginning',
+    });
+    expect(await count()).toBe(2);
+    mkdirSync(join(tmp.dir, 'b'));
+    writeFileSync(join(tmp.dir, 'b', 'access.log'), lines(3));
+    expect(await count()).toBe(5);
+    expect(await count('log_adapter_files')).toBe(2);
+    appendFileSync(a, lines(1, 10));
+    renameSync(a, `${a}.1`);
+    writeFileSync(a, lines(1, 20));
+    expect(await count()).toBe(7);
+    await count();
+    expect(await count()).toBe(7);
+  });
+});
