@@ -32,7 +32,8 @@ export function formatLine(name: string, line: string, opts: FormatOptions): str
     .filter(([k]) => !SKIP.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  return `${prefix} ${paint(LEVEL_COLOURS[level], level.padEnd(5))} ${msg}${fields ? ` ${paint('90', fields)}` : ''}`;
+  const text = [msg, fields ? paint('90', fields) : ''].filter(Boolean).join(' ');
+  return `${prefix} ${paint(LEVEL_COLOURS[level], level.padEnd(5))} ${text}`;
 }
 
 function parseJson(line: string): Record<string, unknown> | undefined {
