@@ -105,6 +105,14 @@ class PodmanDeployment implements Deployment {
     if ((pod.spec.initContainers ?? []).some((c: Container) => c.restartPolicy === 'Always')) {
       throw new Error(`${name}: native sidecars (initContainers with restartPolicy: Always) need Kubernetes ≥ 1.29; podman 4.3 runs them as plain init containers`);
     }
+    // podman 4.3 gives init containers the pod's restartPolicy: with Always (the default) it
+    // restarts a finished init container forever and never starts the pod. OnFailure keeps the
+    // Kubernetes meaning for init containers (run once, retry on failure); app containers still
+    // come back after a crash (a SIGKILL is a failure). Keep them to read their exit code.
+    if ((pod.spec.initContainers ?? []).length > 0 && (pod.spec.restartPolicy ?? 'Always') === 'Always') {
+      pod.spec.restartPolicy = 'OnFailure';
+      pod.metadata.annotations = { ...pod.metadata.annotations, 'io.podman.annotations.init.container.type': 'always' };
+    }
     // podman 4.3 names an emptyDir volume after the volume alone, so two pods with an emptyDir
     // "www" would share one; Kubernetes gives each pod its own. Make the names per-pod.
     const volumes: string[] = [];

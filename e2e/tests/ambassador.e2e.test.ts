@@ -1,0 +1,82 @@
+// Ambassador pattern. Inbound: clients use port 80, the main container listens on 8775, the
+// ambassador (non-root) translates. Outbound: the app calls localhost, the ambassador balances
+// over two backends and takes a dead one out.
+import { describe, expect, it } from 'vitest';
+import { deploy } from '../src/fixture.ts';
+import { eventually, get, get200, metricValue } from '../src/wait.ts';
+
+describe('ambassador-inbound', () => {
+  const pod = deploy('ambassador/inbound');
+
+  it('becomes Ready; port 80 answers with what the app serves on 8775', async () => {
+    const viaAmbassador = await get200(`${pod.current.url('ambassador-inbound', 80)}/fruit.json`);
+    const direct = await get200(`${pod.current.url('ambassador-inbound', 8775)}/fruit.json`);
+    expect(JSON.parse(viaAmbassador)).toEqual(['apple', 'banana', 'cherry']);
+    expect(viaAmbassador).toBe(direct);
+    expect(await get200(`${pod.current.url('ambassador-inbound', 80)}/`)).toContain('fruit-service');
+  });
+
+  it('binds port 80 as uid 65532 with no capabilities (the pod sysctl, not root)', async () => {
+    const status = await pod.current.exec('ambassador-inbound', 'ambassador', [
+      '/nodejs/bin/node',
+      '-e',
+      "const s=require('fs').readFileSync('/proc/self/status','utf8');console.log(/^Uid:.*$/m.exec(s)[0]);console.log(/^CapEff:.*$/m.exec(s)[0])",
+    ]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^Uid:\s+65532\s/m);
+    expect(status.stdout).toMatch(/^CapEff:\s+0+$/m);
+  });
+
+  it('counts the translated requests in its metrics', async () => {
+    for (let i = 0; i < 5; i++) await get200(`${pod.current.url('ambassador-inbound', 80)}/`);
+    const metrics = await get200(`${pod.current.url('ambassador-inbound', 9901)}/metrics`);
+    expect(metricValue(metrics, 'ambassador_requests_total', { code: '200' })).toBeGreaterThanOrEqual(5);
+    expect(metricValue(metrics, 'ambassador_upstream_up', { upstream: 'http://127.0.0.1:8775' })).toBe(1);
+  });
+});
+
+describe('ambassador-outbound', () => {
+  const pod = deploy('ambassador/outbound');
+  /** What the app container gets when it calls the ambassador on localhost. */
+  const call = async () => {
+    const r = await pod.current.exec('ambassador-outbound', 'app', ['wget', '-qO-', 'http://127.0.0.1:8000/whoami.txt']);
+    if (r.code !== 0) throw new Error(`wget from app failed (${r.code}): ${r.stderr}`);
+    return r.stdout.trim();
+  };
+
+  it('the app reaches both backends through localhost, balanced', async () => {
+    const seen = new Map<string, number>();
+    await eventually(
+      async () => {
+        // Both backends pass their health checks before the split is even.
+        const metrics = await get200(`${pod.current.url('ambassador-outbound', 9901)}/metrics`);
+        expect(metricValue(metrics, 'ambassador_upstream_up')).toBe(2);
+      },
+      { timeoutMs: 60_000, what: 'both backends up' },
+    );
+    for (let i = 0; i < 12; i++) {
+      const who = await call();
+      seen.set(who, (seen.get(who) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual(['backend-0', 'backend-1']);
+    // Round-robin: an even split.
+    expect(seen.get('backend-0')).toBe(6);
+    expect(seen.get('backend-1')).toBe(6);
+  });
+
+  it('a dead backend is taken out: every call succeeds on the other one', async () => {
+    await pod.current.deletePod('backend-1');
+    const metricsUrl = `${pod.current.url('ambassador-outbound', 9901)}/metrics`;
+    await eventually(
+      async () => {
+        const metrics = await get200(metricsUrl);
+        expect(metricValue(metrics, 'ambassador_upstream_up', { upstream: 'http://backend-1.backend:8080' })).toBe(0);
+      },
+      { timeoutMs: 60_000, what: 'backend-1 marked down' },
+    );
+    const answers: string[] = [];
+    for (let i = 0; i < 10; i++) answers.push(await call());
+    expect(answers).toEqual(Array(10).fill('backend-0'));
+    expect((await get(`${pod.current.url('ambassador-outbound', 9901)}/readyz`)).status).toBe(200);
+  });
+});
