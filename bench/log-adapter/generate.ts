@@ -5,14 +5,22 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 const METHODS = ['GET', 'GET', 'GET', 'GET', 'GET', 'GET', 'POST', 'POST', 'HEAD', 'PUT', 'DELETE'];
 const CODES = ['200', '200', '200', '200', '200', '200', '200', '304', '304', '404', '301', '500', '206'];
 const PATHS = ['/', '/index.html', '/a.css', '/app.js', '/img/logo.png', '/api/users/42', '/favicon.ico'];
-const AGENTS = ['curl/8.5.0', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)', 'wrk/4.2'];
+const AGENTS = [
+  'curl/8.5.0',
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)',
+  'wrk/4.2',
+];
 
-/** Writes `lines` lines to `path`; with `paths` > 0, uses that many distinct paths /p/<n>. */
-export function generateLog(path: string, lines: number, opts: { seed?: number; combinedOnly?: boolean } = {}): void {
+/** Writes `lines` lines to `path`; with `agents` > 0, the user agent is one of that many distinct ones. */
+export function generateLog(
+  path: string,
+  lines: number,
+  opts: { seed?: number; combinedOnly?: boolean; agents?: number } = {},
+): void {
   let x = opts.seed ?? 42;
   const rand = (n: number) => {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    return x % n;
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return (x >>> 8) % n;
   };
   const fd = openSync(path, 'w');
   let chunk = '';
@@ -20,7 +28,7 @@ export function generateLog(path: string, lines: number, opts: { seed?: number; 
     const method = METHODS[rand(METHODS.length)];
     const code = CODES[rand(CODES.length)];
     const p = PATHS[rand(PATHS.length)];
-    const ua = AGENTS[rand(AGENTS.length)];
+    const ua = opts.agents ? `agent-${i % opts.agents}` : AGENTS[rand(AGENTS.length)];
     const bytes = code === '304' ? 0 : rand(50_000);
     const rt = (rand(2000) / 1000).toFixed(3);
     chunk += `10.0.${rand(256)}.${rand(256)} - - [25/Nov/2026:13:55:02 +0000] "${method} ${p} HTTP/1.1" ${code} ${bytes} "-" "${ua}"${opts.combinedOnly ? '' : ` ${rt}`}\n`;

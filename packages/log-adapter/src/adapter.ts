@@ -40,7 +40,7 @@ export interface Adapter {
 }
 
 /** Size of the one read buffer each tailer reuses. */
-const READ_SIZE = 256 * 1024;
+const READ_SIZE = 64 * 1024;
 
 export function createAdapter(config: AdapterConfig, deps: AdapterDeps): Adapter {
   const { log } = deps;
