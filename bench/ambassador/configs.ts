@@ -1,0 +1,100 @@
+// The reference configurations: an nginx origin (`return 200`, ~100 B), nginx proxy_pass with
+// upstream keep-alive, HAProxy (mode http with connection reuse, and mode tcp), and the ambassador's
+// YAML. One worker / one thread each, like the single-threaded Node process they are compared with.
+
+export const BODY = `${'multipod benchmark origin: a small response of about one hundred bytes. '.repeat(2).slice(0, 99)}\n`;
+
+export function originNginx(dir: string, port: number, keepaliveTimeout: string): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/origin.pid;
+error_log ${dir}/origin-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_timeout ${keepaliveTimeout};
+  keepalive_requests 1000000;
+  sendfile on;
+  client_body_temp_path ${dir}/tmp;
+  proxy_temp_path ${dir}/tmp;
+  fastcgi_temp_path ${dir}/tmp;
+  uwsgi_temp_path ${dir}/tmp;
+  scgi_temp_path ${dir}/tmp;
+  server {
+    listen 127.0.0.1:${port} reuseport;
+    location = /big.bin { root ${dir}/www; }
+    location / { default_type text/plain; return 200 "${BODY.trimEnd()}\\n"; }
+  }
+}
+`;
+}
+
+export function proxyNginx(dir: string, port: number, origin: number): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/proxy.pid;
+error_log ${dir}/proxy-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/tmp;
+  proxy_temp_path ${dir}/tmp;
+  fastcgi_temp_path ${dir}/tmp;
+  uwsgi_temp_path ${dir}/tmp;
+  scgi_temp_path ${dir}/tmp;
+  upstream origin {
+    server 127.0.0.1:${origin};
+    keepalive 64;
+    keepalive_timeout 1s;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+export function haproxy(httpPort: number, tcpPort: number, origin: number): string {
+  return `global
+  maxconn 4000
+  nbthread 1
+defaults
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+frontend web
+  mode http
+  bind 127.0.0.1:${httpPort}
+  option http-keep-alive
+  default_backend origin
+backend origin
+  mode http
+  http-reuse always
+  server s1 127.0.0.1:${origin}
+frontend bulk
+  mode tcp
+  bind 127.0.0.1:${tcpPort}
+  default_backend origin_tcp
+backend origin_tcp
+  mode tcp
+  server s1 127.0.0.1:${origin}
+`;
+}
+
+export function ambassadorYaml(httpPort: number, tcpPort: number, origin: number): string {
+  return `listeners:
+  - { name: web, port: ${httpPort}, host: 127.0.0.1, pool: origin }
+  - { name: bulk, port: ${tcpPort}, host: 127.0.0.1, protocol: tcp, pool: origin_tcp }
+pools:
+  origin:
+    upstreams: [http://127.0.0.1:${origin}]
+  origin_tcp:
+    upstreams: [tcp://127.0.0.1:${origin}]
+`;
+}
