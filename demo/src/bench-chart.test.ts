@@ -1,0 +1,64 @@
+// bench/chart.ts (owned with the docs): result tables in, bars and the docs section out.
+import { describe, expect, it } from 'vitest';
+import { groupsOf, renderSvg, resultsSection, spliceResults } from '../../bench/chart.ts';
+
+const RESULT = `# bench web
+
+| file | nginx req/s | web req/s | web / nginx | goal |
+| --- | ---: | ---: | ---: | ---: |
+| 1 KB | 47045 | 36583 | **0.78×** | ≥ 0.5× |
+| 10 KB | 77677 | 32507 | **0.42×** | ≥ 0.5× |
+
+### Ingest
+
+| measure | ours | theirs | ours vs theirs |
+| --- | ---: | ---: | ---: |
+| lines/s | 1,519,532 | 130,129 | 11.7× faster |
+| CPU time | 0.17 s | 2.20 s | 12.9× less |
+| memory | 98 MiB | 21 MiB | 4× more |
+| wall time | 0.20 s | 2.31 s | |
+
+| no ratio | here |
+| --- | --- |
+| a | b |
+`;
+
+describe('bench chart', () => {
+  it('finds every table with a ratio column, reading "faster", "less" and "more"', () => {
+    const groups = groupsOf('web', RESULT);
+    expect(groups.map((g) => [g.title, g.column])).toEqual([
+      ['web', 'web / nginx'],
+      ['Ingest', 'ours vs theirs'],
+    ]);
+    expect(groups[0]!.bars).toEqual([
+      { label: '1 KB', ratio: 0.78, goal: 0.5 },
+      { label: '10 KB', ratio: 0.42, goal: 0.5 },
+    ]);
+    expect(groups[1]!.bars).toEqual([
+      { label: 'lines/s', ratio: 11.7 },
+      { label: 'CPU time', ratio: 12.9 },
+      { label: 'memory', ratio: 0.25 },
+    ]);
+  });
+
+  it('draws one bar per row, coloured by its goal, in valid-looking SVG', () => {
+    const svg = renderSvg(groupsOf('web', RESULT), 'test');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.match(/<rect x=/g)?.length).toBe(5);
+    expect(svg).toContain('fill="#12805c"'); // 0.78 ≥ 0.5: met
+    expect(svg).toContain('fill="#c4320a"'); // 0.42 < 0.5: not met
+    expect(svg).not.toMatch(/NaN|undefined/);
+  });
+
+  it('puts the result tables between the markers of the docs page, and only there', () => {
+    const section = resultsSection([{ name: 'web', markdown: RESULT }]);
+    expect(section).toMatch(/^## web\n/);
+    expect(section).toContain('### Ingest');
+    const page = 'intro\n<!-- results:start -->\nold\n<!-- results:end -->\nafter\n';
+    const out = spliceResults(page, section);
+    expect(out).toContain('intro\n<!-- results:start -->\n\n## web');
+    expect(out).not.toContain('old');
+    expect(out.endsWith('<!-- results:end -->\nafter\n')).toBe(true);
+    expect(spliceResults('no markers', section)).toBe('no markers');
+  });
+});
