@@ -3,7 +3,16 @@
 // multipod-<name> images on it from host-built dist/main.js, and stand-ins for the seed's
 // nginx and busybox made from Debian's binaries. Usage: node images/offline.ts [base|stand-ins|<name>...]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +29,9 @@ export const NGINX_IMAGE = 'docker.io/nginxinc/nginx-unprivileged:1.27.3-alpine'
 export const BUSYBOX_IMAGE = 'docker.io/library/busybox:1.37.0';
 
 export function componentVersion(name: Component): string {
-  const pkg = JSON.parse(readFileSync(join(repoRoot, 'packages', name, 'package.json'), 'utf8')) as { version?: string };
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'packages', name, 'package.json'), 'utf8')) as {
+    version?: string;
+  };
   return pkg.version ?? '0.1.0';
 }
 
@@ -28,12 +39,11 @@ export function imageName(name: Component): string {
   return `${IMAGE_PREFIX}${name}:${componentVersion(name)}`;
 }
 
-function podman(args: string[], opts: { quiet?: boolean } = {}): string {
+function podman(args: string[]): string {
   const r = spawnSync('podman', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) {
     throw new Error(`podman ${args.join(' ')} failed (exit ${r.status}):\n${r.stderr || r.stdout}`);
   }
-  if (!opts.quiet && process.env.E2E_VERBOSE) process.stderr.write(r.stderr);
   return r.stdout;
 }
 
@@ -94,7 +104,8 @@ function withTempRoot(fn: (root: string) => void): void {
 
 /** The Node binary for the local base: $NODE_BINARY, else the running node if it is v24. */
 function nodeBinary(): string {
-  if (process.env.NODE_BINARY) return process.env.NODE_BINARY;
+  const { NODE_BINARY: fromEnv } = process.env;
+  if (fromEnv) return fromEnv;
   if (process.versions.node.startsWith('24.')) return process.execPath;
   throw new Error(
     'images/offline.ts: need a Node 24 binary for the local base; run under Node 24 or set NODE_BINARY ' +
@@ -127,7 +138,8 @@ export function buildNodeBase(opts: { force?: boolean } = {}): string {
 /** Stand-ins for the seed sample's nginx and busybox, from Debian's nginx and busybox-static. */
 export function buildStandIns(opts: { force?: boolean } = {}): void {
   if (opts.force || !imageExists(NGINX_IMAGE)) {
-    if (!existsSync('/usr/sbin/nginx')) throw new Error('nginx stand-in: /usr/sbin/nginx missing; run scripts/install-system-deps.sh');
+    if (!existsSync('/usr/sbin/nginx'))
+      throw new Error('nginx stand-in: /usr/sbin/nginx missing; run scripts/install-system-deps.sh');
     withTempRoot((root) => {
       skeleton(root, 'nginx:x:101:101:nginx:/nonexistent:/sbin/nologin\n');
       copyInto(root, '/usr/sbin/nginx');
@@ -136,7 +148,10 @@ export function buildStandIns(opts: { force?: boolean } = {}): void {
       copyFileSync('/etc/nginx/mime.types', join(root, 'etc/nginx/mime.types'));
       copyFileSync(join(repoRoot, 'images/stand-ins/nginx.conf'), join(root, 'etc/nginx/nginx.conf'));
       mkdirSync(join(root, 'usr/share/nginx/html'), { recursive: true });
-      copyFileSync(join(repoRoot, 'images/stand-ins/index.html'), join(root, 'usr/share/nginx/html/index.html'));
+      copyFileSync(
+        join(repoRoot, 'images/stand-ins/index.html'),
+        join(root, 'usr/share/nginx/html/index.html'),
+      );
       // Debian's build opens these compiled-in paths before reading the config.
       mkdirSync(join(root, 'var/log/nginx'), { recursive: true });
       mkdirSync(join(root, 'var/lib/nginx'), { recursive: true });
@@ -156,7 +171,8 @@ export function buildStandIns(opts: { force?: boolean } = {}): void {
   }
   if (opts.force || !imageExists(BUSYBOX_IMAGE)) {
     const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-    if (!busybox) throw new Error('busybox stand-in: busybox-static missing; run scripts/install-system-deps.sh');
+    if (!busybox)
+      throw new Error('busybox stand-in: busybox-static missing; run scripts/install-system-deps.sh');
     withTempRoot((root) => {
       skeleton(root);
       copyInto(root, busybox, 'bin/busybox');
@@ -180,13 +196,16 @@ export function buildStandIns(opts: { force?: boolean } = {}): void {
  */
 export function buildComponent(name: Component, opts: { base?: string } = {}): string {
   const dist = join(repoRoot, 'packages', name, 'dist/main.js');
-  if (!existsSync(dist)) throw new Error(`${name}: ${dist} missing; run pnpm --filter @multipod/${name} build`);
+  if (!existsSync(dist))
+    throw new Error(`${name}: ${dist} missing; run pnpm --filter @multipod/${name} build`);
   const tag = imageName(name);
   const ctx = mkdtempSync(join(tmpdir(), `multipod-${name}-`));
   try {
     mkdirSync(join(ctx, 'packages', name, 'dist'), { recursive: true });
     copyFileSync(dist, join(ctx, 'packages', name, 'dist/main.js'));
-    const revision = spawnSync('git', ['-C', repoRoot, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+    const revision = spawnSync('git', ['-C', repoRoot, 'rev-parse', 'HEAD'], {
+      encoding: 'utf8',
+    }).stdout.trim();
     podman([
       'build',
       '--quiet',

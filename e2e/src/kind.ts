@@ -14,7 +14,11 @@ const execFileAsync = promisify(execFile);
 export const CLUSTER = process.env.E2E_KIND_CLUSTER ?? 'multipod';
 const NODE = `${CLUSTER}-control-plane`;
 
-function run(cmd: string, args: readonly string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; allowFail?: boolean } = {},
+): string {
   const r = spawnSync(cmd, args, {
     encoding: 'utf8',
     input: opts.input,
@@ -23,7 +27,9 @@ function run(cmd: string, args: readonly string[], opts: { input?: string; allow
     stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   if (r.status !== 0 && !opts.allowFail) {
-    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim()}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim()}`,
+    );
   }
   return r.stdout ?? '';
 }
@@ -43,14 +49,19 @@ class KindDeployment implements Deployment {
   /** `kubectl port-forward pod/<name> :p1 :p2…`, one per pod, restarted if the pod restarted. */
   async forward(pod: string, containerPorts: number[]): Promise<void> {
     if (containerPorts.length === 0) return;
-    const child = spawn('kubectl', ['-n', this.ns, 'port-forward', `pod/${pod}`, ...containerPorts.map((p) => `:${p}`)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'kubectl',
+      ['-n', this.ns, 'port-forward', `pod/${pod}`, ...containerPorts.map((p) => `:${p}`)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const ports = new Map<number, number>();
     let out = '';
     child.stdout?.on('data', (b: Buffer) => {
       out += b.toString();
-      for (const m of out.matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g)) ports.set(Number(m[2]), Number(m[1]));
+      for (const m of out.matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g))
+        ports.set(Number(m[2]), Number(m[1]));
     });
     this.forwards.set(pod, { child, ports });
     await eventually(
@@ -77,7 +88,11 @@ class KindDeployment implements Deployment {
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      return {
+        code: typeof e.code === 'number' ? e.code : 1,
+        stdout: e.stdout ?? '',
+        stderr: e.stderr ?? '',
+      };
     }
   }
 
@@ -88,7 +103,17 @@ class KindDeployment implements Deployment {
     };
     const patch: Record<string, string | null> = { ...data };
     for (const key of Object.keys(current.data ?? {})) if (!(key in data)) patch[key] = null;
-    run('kubectl', ['-n', this.ns, 'patch', 'configmap', name, '--type', 'merge', '-p', JSON.stringify({ data: patch })]);
+    run('kubectl', [
+      '-n',
+      this.ns,
+      'patch',
+      'configmap',
+      name,
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ data: patch }),
+    ]);
   }
 
   async killContainer(pod: string, container: string): Promise<void> {
@@ -114,7 +139,10 @@ class KindDeployment implements Deployment {
 
   async restartCount(pod: string, container: string): Promise<number> {
     const status = JSON.parse(run('kubectl', ['-n', this.ns, 'get', 'pod', pod, '-o', 'json'])) as {
-      status: { containerStatuses?: { name: string; restartCount: number }[]; initContainerStatuses?: { name: string; restartCount: number }[] };
+      status: {
+        containerStatuses?: { name: string; restartCount: number }[];
+        initContainerStatuses?: { name: string; restartCount: number }[];
+      };
     };
     const all = [...(status.status.containerStatuses ?? []), ...(status.status.initContainerStatuses ?? [])];
     return all.find((c) => c.name === container)?.restartCount ?? 0;
@@ -129,7 +157,14 @@ class KindDeployment implements Deployment {
   }
 
   async waitReady(pod: string, timeoutMs = 180_000): Promise<void> {
-    run('kubectl', ['-n', this.ns, 'wait', '--for=condition=Ready', `pod/${pod}`, `--timeout=${Math.ceil(timeoutMs / 1000)}s`]);
+    run('kubectl', [
+      '-n',
+      this.ns,
+      'wait',
+      '--for=condition=Ready',
+      `pod/${pod}`,
+      `--timeout=${Math.ceil(timeoutMs / 1000)}s`,
+    ]);
     // After a container restart the old port-forward may be gone: restart it.
     const fwd = this.forwards.get(pod);
     if (fwd && fwd.child.exitCode !== null) {
@@ -144,11 +179,19 @@ class KindDeployment implements Deployment {
       out.push(`===== kubectl describe pod ${pod} =====`);
       out.push(run('kubectl', ['-n', this.ns, 'describe', 'pod', pod], { allowFail: true }));
       out.push(`===== logs ${pod} (all containers, current and previous) =====`);
-      out.push(run('kubectl', ['-n', this.ns, 'logs', pod, '--all-containers', '--prefix', '--tail=200'], { allowFail: true }));
       out.push(
-        run('kubectl', ['-n', this.ns, 'logs', pod, '--all-containers', '--prefix', '--previous', '--tail=100'], {
+        run('kubectl', ['-n', this.ns, 'logs', pod, '--all-containers', '--prefix', '--tail=200'], {
           allowFail: true,
         }),
+      );
+      out.push(
+        run(
+          'kubectl',
+          ['-n', this.ns, 'logs', pod, '--all-containers', '--prefix', '--previous', '--tail=100'],
+          {
+            allowFail: true,
+          },
+        ),
       );
     }
     return out.join('\n');
@@ -167,19 +210,39 @@ export class KindDriver implements Driver {
   async prepare(): Promise<void> {
     const clusters = run('kind', ['get', 'clusters'], { allowFail: true }).split('\n');
     if (!clusters.includes(CLUSTER)) {
-      run('kind', ['create', 'cluster', '--name', CLUSTER, '--config', join(repoRoot, 'e2e/kind-config.yaml'), '--wait', '120s']);
+      run('kind', [
+        'create',
+        'cluster',
+        '--name',
+        CLUSTER,
+        '--config',
+        join(repoRoot, 'e2e/kind-config.yaml'),
+        '--wait',
+        '120s',
+      ]);
     }
     run('kubectl', ['config', 'use-context', `kind-${CLUSTER}`]);
     for (const c of COMPONENTS) {
       const tag = imageName(c);
-      run('docker', ['build', '-f', join(repoRoot, 'images/Dockerfile'), '--build-arg', `COMPONENT=${c}`, '-t', tag, repoRoot]);
+      run('docker', [
+        'build',
+        '-f',
+        join(repoRoot, 'images/Dockerfile'),
+        '--build-arg',
+        `COMPONENT=${c}`,
+        '-t',
+        tag,
+        repoRoot,
+      ]);
       run('kind', ['load', 'docker-image', tag, '--name', CLUSTER]);
     }
   }
 
   async apply(dir: string): Promise<Deployment> {
     const objects = render(dir);
-    const ns = `e2e-${dir.replace(/[^a-z0-9]+/g, '-')}-${process.pid}-${++applies}`.slice(0, 63).replace(/-+$/, '');
+    const ns = `e2e-${dir.replace(/[^a-z0-9]+/g, '-')}-${process.pid}-${++applies}`
+      .slice(0, 63)
+      .replace(/-+$/, '');
     run('kubectl', ['create', 'namespace', ns]);
     run('kubectl', ['-n', ns, 'apply', '-k', join(manifestsDir, dir)]);
     const pods = objects.filter((o) => o.kind === 'Pod');

@@ -29,7 +29,10 @@ import { eventually } from './wait.ts';
 
 const execFileAsync = promisify(execFile);
 
-function podman(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; allowFail?: boolean } = {}): string {
+function podman(
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; allowFail?: boolean } = {},
+): string {
   const r = spawnSync('podman', args, {
     encoding: 'utf8',
     env: opts.env ?? process.env,
@@ -37,7 +40,9 @@ function podman(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; allowF
     timeout: 180_000,
   });
   if (r.status !== 0 && !opts.allowFail) {
-    throw new Error(`podman ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim()}`);
+    throw new Error(
+      `podman ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim()}`,
+    );
   }
   return r.stdout ?? '';
 }
@@ -103,7 +108,9 @@ class PodmanDeployment implements Deployment {
     const pod = structuredClone(source);
     const name = pod.metadata.name;
     if ((pod.spec.initContainers ?? []).some((c: Container) => c.restartPolicy === 'Always')) {
-      throw new Error(`${name}: native sidecars (initContainers with restartPolicy: Always) need Kubernetes ≥ 1.29; podman 4.3 runs them as plain init containers`);
+      throw new Error(
+        `${name}: native sidecars (initContainers with restartPolicy: Always) need Kubernetes ≥ 1.29; podman 4.3 runs them as plain init containers`,
+      );
     }
     // podman 4.3 gives init containers the pod's restartPolicy: with Always (the default) it
     // restarts a finished init container forever and never starts the pod. OnFailure keeps the
@@ -111,7 +118,10 @@ class PodmanDeployment implements Deployment {
     // come back after a crash (a SIGKILL is a failure). Keep them to read their exit code.
     if ((pod.spec.initContainers ?? []).length > 0 && (pod.spec.restartPolicy ?? 'Always') === 'Always') {
       pod.spec.restartPolicy = 'OnFailure';
-      pod.metadata.annotations = { ...pod.metadata.annotations, 'io.podman.annotations.init.container.type': 'always' };
+      pod.metadata.annotations = {
+        ...pod.metadata.annotations,
+        'io.podman.annotations.init.container.type': 'always',
+      };
     }
     // podman 4.3 names an emptyDir volume after the volume alone, so two pods with an emptyDir
     // "www" would share one; Kubernetes gives each pod its own. Make the names per-pod.
@@ -152,7 +162,9 @@ class PodmanDeployment implements Deployment {
         })),
       ];
     }
-    const used = new Set((pod.spec.volumes ?? []).map((v: { configMap?: { name: string } }) => v.configMap?.name));
+    const used = new Set(
+      (pod.spec.volumes ?? []).map((v: { configMap?: { name: string } }) => v.configMap?.name),
+    );
     const docs = [...this.configMaps.filter((cm) => used.has(cm.metadata.name)), pod];
     const file = join(this.work, `${name}.yaml`);
     writeFileSync(file, docs.map((d) => stringify(d)).join('---\n'));
@@ -165,9 +177,15 @@ class PodmanDeployment implements Deployment {
     }
     podman(['kube', 'play', file], { env });
     const infra = podman(['pod', 'inspect', name, '--format', '{{.InfraContainerID}}']).trim();
-    const ip = podman(['inspect', infra, '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}']).trim();
+    const ip = podman([
+      'inspect',
+      infra,
+      '--format',
+      '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+    ]).trim();
     this.played.set(name, { pod, file, ip, hostPorts, volumes });
-    if (pod.spec.hostname && pod.spec.subdomain) this.dns.set(`${pod.spec.hostname}.${pod.spec.subdomain}`, ip);
+    if (pod.spec.hostname && pod.spec.subdomain)
+      this.dns.set(`${pod.spec.hostname}.${pod.spec.subdomain}`, ip);
   }
 
   private get(pod: string): Played {
@@ -192,7 +210,11 @@ class PodmanDeployment implements Deployment {
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      return {
+        code: typeof e.code === 'number' ? e.code : 1,
+        stdout: e.stdout ?? '',
+        stderr: e.stderr ?? '',
+      };
     }
   }
 
@@ -206,7 +228,8 @@ class PodmanDeployment implements Deployment {
     const now = new Date();
     const stamp = `..${now.toISOString().replace(/[-:T]/g, '_').replace(/\..*$/, '')}.${process.hrtime.bigint()}`;
     mkdirSync(join(mount, stamp), { mode: 0o755 });
-    for (const [key, value] of Object.entries(data)) writeFileSync(join(mount, stamp, key), value, { mode: 0o644 });
+    for (const [key, value] of Object.entries(data))
+      writeFileSync(join(mount, stamp, key), value, { mode: 0o644 });
     const tmp = join(mount, '..data_tmp');
     rmSync(tmp, { force: true });
     symlinkSync(stamp, tmp);
@@ -267,10 +290,16 @@ class PodmanDeployment implements Deployment {
   private async checkReady(p: Played): Promise<void> {
     const name = p.pod.metadata.name;
     for (const c of p.pod.spec.initContainers ?? []) {
-      const [status, code] = podman(['inspect', `${name}-${c.name}`, '--format', '{{.State.Status}} {{.State.ExitCode}}'])
+      const [status, code] = podman([
+        'inspect',
+        `${name}-${c.name}`,
+        '--format',
+        '{{.State.Status}} {{.State.ExitCode}}',
+      ])
         .trim()
         .split(' ');
-      if (status !== 'exited' || code !== '0') throw new Error(`init container ${c.name}: ${status} (exit ${code})`);
+      if (status !== 'exited' || code !== '0')
+        throw new Error(`init container ${c.name}: ${status} (exit ${code})`);
     }
     for (const c of p.pod.spec.containers) {
       const status = podman(['inspect', `${name}-${c.name}`, '--format', '{{.State.Status}}']).trim();
@@ -291,7 +320,8 @@ class PodmanDeployment implements Deployment {
         }
       } else if (probe?.exec) {
         const r = await this.exec(name, c.name, probe.exec.command);
-        if (r.code !== 0) throw new Error(`container ${c.name}: readiness exec ${probe.exec.command.join(' ')} -> ${r.code}`);
+        if (r.code !== 0)
+          throw new Error(`container ${c.name}: readiness exec ${probe.exec.command.join(' ')} -> ${r.code}`);
       }
     }
   }
@@ -335,7 +365,9 @@ export class PodmanDriver implements Driver {
       else missing.push(c);
     }
     if (missing.length > 0) {
-      process.stderr.write(`e2e(podman): no dist/main.js for ${missing.join(', ')}; pods using them will fail\n`);
+      process.stderr.write(
+        `e2e(podman): no dist/main.js for ${missing.join(', ')}; pods using them will fail\n`,
+      );
     }
   }
 
@@ -343,7 +375,9 @@ export class PodmanDriver implements Driver {
     const objects = render(dir);
     const unsupported = objects.filter((o) => !['Pod', 'ConfigMap', 'Service'].includes(o.kind));
     if (unsupported.length > 0) {
-      throw new Error(`podman driver: cannot run ${unsupported.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+      throw new Error(
+        `podman driver: cannot run ${unsupported.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`,
+      );
     }
     const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
     // Services are not run by podman; pods behind a headless Service go first so their DNS names exist.
@@ -364,9 +398,12 @@ export class PodmanDriver implements Driver {
 
   async cleanup(): Promise<void> {
     // Anything a crashed worker left behind: every multipod pod.
-    const left = podman(['pod', 'ps', '--filter', 'label=app.kubernetes.io/part-of=multipod', '--format', '{{.Name}}'], {
-      allowFail: true,
-    })
+    const left = podman(
+      ['pod', 'ps', '--filter', 'label=app.kubernetes.io/part-of=multipod', '--format', '{{.Name}}'],
+      {
+        allowFail: true,
+      },
+    )
       .split('\n')
       .filter(Boolean);
     for (const name of left) {

@@ -12,7 +12,12 @@ export const manifestsDir = join(repoRoot, 'manifests');
 export interface K8sObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   // biome-ignore lint/suspicious/noExplicitAny: rendered YAML; validated by kubernetes-models in the manifests test
   spec?: any;
   data?: Record<string, string>;
@@ -23,7 +28,10 @@ export interface K8sObject {
 export function renderYaml(dir: string): string {
   const abs = resolve(manifestsDir, dir);
   try {
-    return execFileSync('kubectl', ['kustomize', abs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('kubectl', ['kustomize', abs], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`kubectl kustomize ${relative(repoRoot, abs)} failed: ${e.stderr || e.message}`);

@@ -44,7 +44,9 @@ describe('adapter', () => {
     expect(lines(after, 'parsed') - lines(before, 'parsed')).toBe(
       metricValue(after, 'http_requests_total') - metricValue(before, 'http_requests_total'),
     );
-    expect(metricValue(after, 'http_response_size_bytes_total', { method: 'HEAD', code: '200' })).toBeGreaterThanOrEqual(0);
+    expect(
+      metricValue(after, 'http_response_size_bytes_total', { method: 'HEAD', code: '200' }),
+    ).toBeGreaterThanOrEqual(0);
     expect(after).toMatch(/http_request_duration_seconds_bucket\{[^}]*method="GET"/);
     // Still exactly N a moment later: nothing is counted twice.
     const again = await get200(metricsUrl);

@@ -39,7 +39,11 @@ describe('ambassador-outbound', () => {
   const pod = deploy('ambassador/outbound');
   /** What the app container gets when it calls the ambassador on localhost. */
   const call = async () => {
-    const r = await pod.current.exec('ambassador-outbound', 'app', ['wget', '-qO-', 'http://127.0.0.1:8000/whoami.txt']);
+    const r = await pod.current.exec('ambassador-outbound', 'app', [
+      'wget',
+      '-qO-',
+      'http://127.0.0.1:8000/whoami.txt',
+    ]);
     if (r.code !== 0) throw new Error(`wget from app failed (${r.code}): ${r.stderr}`);
     return r.stdout.trim();
   };
@@ -70,7 +74,9 @@ describe('ambassador-outbound', () => {
     await eventually(
       async () => {
         const metrics = await get200(metricsUrl);
-        expect(metricValue(metrics, 'ambassador_upstream_up', { upstream: 'http://backend-1.backend:8080' })).toBe(0);
+        expect(
+          metricValue(metrics, 'ambassador_upstream_up', { upstream: 'http://backend-1.backend:8080' }),
+        ).toBe(0);
       },
       { timeoutMs: 60_000, what: 'backend-1 marked down' },
     );

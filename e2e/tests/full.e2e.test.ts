@@ -57,7 +57,8 @@ describe('full', () => {
       timeoutMs: 30_000,
       what: 'adapter counted 10 404s',
     });
-    for (const port of [8081, 9901, 9113]) expect((await get(`${pod.current.url(POD, port)}/readyz`)).status).toBe(200);
+    for (const port of [8081, 9901, 9113])
+      expect((await get(`${pod.current.url(POD, port)}/readyz`)).status).toBe(200);
   });
 
   it('a ConfigMap change reaches clients through the ambassador', async () => {

@@ -22,7 +22,11 @@ describe('seed-sample', () => {
   });
 
   it('shares the network: the sidecar reaches nginx on localhost', async () => {
-    const r = await pod.current.exec('seed-sample', 'busybox-sidecar', ['wget', '-qO-', 'http://127.0.0.1:8080/']);
+    const r = await pod.current.exec('seed-sample', 'busybox-sidecar', [
+      'wget',
+      '-qO-',
+      'http://127.0.0.1:8080/',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Welcome to nginx');
   });
@@ -32,7 +36,11 @@ describe('seed-sample-shared-pid', () => {
   const pod = deploy('seed-sample-shared-pid');
 
   it('the sidecar sees nginx master and worker in its process list', async () => {
-    const ps = await pod.current.exec('seed-sample-shared-pid', 'busybox-sidecar', ['ps', '-o', 'pid,user,args']);
+    const ps = await pod.current.exec('seed-sample-shared-pid', 'busybox-sidecar', [
+      'ps',
+      '-o',
+      'pid,user,args',
+    ]);
     expect(ps.code).toBe(0);
     expect(ps.stdout).toMatch(/nginx: master process/);
     expect(ps.stdout).toMatch(/nginx: worker process/);
@@ -46,10 +54,17 @@ describe('seed-sample-shared-pid', () => {
     const pid = master?.trim().split(/\s+/)[0];
     expect(pid).toMatch(/^\d+$/);
     // Shared namespace: nginx's PID is valid here…
-    const cmd = await pod.current.exec('seed-sample-shared-pid', 'busybox-sidecar', ['cat', `/proc/${pid}/cmdline`]);
+    const cmd = await pod.current.exec('seed-sample-shared-pid', 'busybox-sidecar', [
+      'cat',
+      `/proc/${pid}/cmdline`,
+    ]);
     expect(cmd.stdout).toContain('nginx');
     // …but nginx runs as uid 101 and the sidecar as 65534: the kernel refuses the signal.
-    const kill = await pod.current.exec('seed-sample-shared-pid', 'busybox-sidecar', ['kill', '-0', String(pid)]);
+    const kill = await pod.current.exec('seed-sample-shared-pid', 'busybox-sidecar', [
+      'kill',
+      '-0',
+      String(pid),
+    ]);
     expect(kill.code).not.toBe(0);
     expect(kill.stderr).toMatch(/not permitted/i);
   });

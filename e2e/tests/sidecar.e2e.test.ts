@@ -26,7 +26,9 @@ describe('sidecar', () => {
     expect(await get200(`${web}/version.txt`)).toBe('version 1\n');
     expect(await get200(`${web}/`)).toContain('version 1');
     const metrics = await get200(`${pod.current.url('sidecar', 8081)}/metrics`);
-    expect(metricValue(metrics, 'content_sync_runs_total', { result: 'published' })).toBeGreaterThanOrEqual(1);
+    expect(metricValue(metrics, 'content_sync_runs_total', { result: 'published' })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(metricValue(metrics, 'content_sync_snapshot_files')).toBe(3);
   });
 
@@ -47,7 +49,8 @@ describe('sidecar', () => {
             await get(`${web}/style.css`),
             await get(`${web}/version.txt`),
           ];
-          for (const r of [b1, a, c, b2]) if (r.status !== 200) errors.push(`status ${r.status}: ${r.body.slice(0, 100)}`);
+          for (const r of [b1, a, c, b2])
+            if (r.status !== 200) errors.push(`status ${r.status}: ${r.body.slice(0, 100)}`);
           const vb = versionOf(b1.body);
           if (vb === versionOf(b2.body) && (versionOf(a.body) !== vb || versionOf(c.body) !== vb)) {
             mixed.push(`version.txt=${vb} index.html=${versionOf(a.body)} style.css=${versionOf(c.body)}`);
@@ -68,7 +71,9 @@ describe('sidecar', () => {
           },
           { timeoutMs: PROPAGATION_DEADLINE_MS, intervalMs: 100, what: `version ${n} served` },
         );
-        process.stderr.write(`sidecar: version ${n} served ${Date.now() - started} ms after the ConfigMap update\n`);
+        process.stderr.write(
+          `sidecar: version ${n} served ${Date.now() - started} ms after the ConfigMap update\n`,
+        );
       }
     } finally {
       stop = true;

@@ -1,0 +1,287 @@
+// Renders every kustomization under manifests/ (kubectl kustomize) and checks each object against
+// the Kubernetes schema (kubernetes-models validators) and the project's hardening rules.
+// Node-only: part of `pnpm test` (vitest project "manifests").
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ConfigMap, Pod, Service, ServiceAccount as ServiceAccountModel } from 'kubernetes-models/v1';
+import { describe, expect, it } from 'vitest';
+import {
+  isComponent,
+  type K8sObject,
+  kustomizations,
+  manifestsDir,
+  render,
+  repoRoot,
+} from '../src/render.ts';
+
+const models: Record<string, new (data: never) => { validate(): void }> = {
+  'v1/Pod': Pod,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccountModel,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
+};
+
+const all = kustomizations();
+const renderable = all.filter((d) => !isComponent(d));
+const components = all.filter((d) => isComponent(d));
+const rendered = new Map(renderable.map((d) => [d, render(d)] as const));
+
+// biome-ignore lint/suspicious/noExplicitAny: container specs from rendered YAML
+type Container = any;
+
+/** Every way a pod breaks the hardening rules, as readable lines (empty = hardened). */
+export function hardeningProblems(pod: K8sObject): string[] {
+  const problems: string[] = [];
+  const spec = pod.spec;
+  const podSc = spec.securityContext ?? {};
+  const sidecarInit = (c: Container) => c.restartPolicy === 'Always';
+  const containers: [Container, 'container' | 'init' | 'native-sidecar'][] = [
+    ...(spec.initContainers ?? []).map(
+      (c: Container) => [c, sidecarInit(c) ? 'native-sidecar' : 'init'] as const,
+    ),
+    ...spec.containers.map((c: Container) => [c, 'container'] as const),
+  ];
+  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) problems.push('uses a host namespace');
+  for (const s of podSc.sysctls ?? []) {
+    if (!['net.ipv4.ip_unprivileged_port_start', 'net.ipv4.ping_group_range'].includes(s.name)) {
+      problems.push(`sysctl ${s.name} is not in Kubernetes' safe set`);
+    }
+  }
+  for (const v of spec.volumes ?? []) {
+    if (v.hostPath) problems.push(`volume ${v.name}: hostPath`);
+    if (v.emptyDir && !v.emptyDir.sizeLimit) problems.push(`emptyDir ${v.name}: no sizeLimit`);
+  }
+  for (const [c, role] of containers) {
+    const sc = c.securityContext ?? {};
+    const at = `${role} ${c.name}`;
+    if ((sc.runAsNonRoot ?? podSc.runAsNonRoot) !== true) problems.push(`${at}: runAsNonRoot is not true`);
+    if ((sc.runAsUser ?? podSc.runAsUser) === 0) problems.push(`${at}: runAsUser 0`);
+    if ((sc.seccompProfile ?? podSc.seccompProfile)?.type !== 'RuntimeDefault') {
+      problems.push(`${at}: seccompProfile is not RuntimeDefault`);
+    }
+    if (sc.readOnlyRootFilesystem !== true) problems.push(`${at}: readOnlyRootFilesystem is not true`);
+    if (sc.allowPrivilegeEscalation !== false) problems.push(`${at}: allowPrivilegeEscalation is not false`);
+    if (sc.privileged) problems.push(`${at}: privileged`);
+    if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${at}: capabilities.drop lacks ALL`);
+    if ((sc.capabilities?.add ?? []).length > 0) problems.push(`${at}: adds capabilities`);
+    for (const kind of ['requests', 'limits'] as const) {
+      for (const res of ['cpu', 'memory']) {
+        if (!c.resources?.[kind]?.[res]) problems.push(`${at}: no resources.${kind}.${res}`);
+      }
+    }
+    if (role !== 'init') {
+      if (!c.livenessProbe) problems.push(`${at}: no livenessProbe`);
+      if (!c.readinessProbe) problems.push(`${at}: no readinessProbe`);
+    }
+    const image: string = c.image ?? '';
+    const ref = image.split('@')[0] ?? '';
+    const tag = ref.includes(':') && !ref.endsWith(']') ? ref.slice(ref.lastIndexOf(':') + 1) : '';
+    if (!image.includes('@sha256:') && (tag === '' || tag.includes('/')))
+      problems.push(`${at}: image ${image} has no tag`);
+    if (tag === 'latest') problems.push(`${at}: image ${image} uses latest`);
+  }
+  return problems;
+}
+
+/** Setting names a component reads, from its src/config.ts (`env: 'WEB_ROOT'`) and the shared ones. */
+function settingsOf(component: string): Set<string> {
+  const text = readFileSync(join(repoRoot, 'packages', component, 'src/config.ts'), 'utf8');
+  const names = new Set([...text.matchAll(/env:\s*'([A-Z0-9_]+)'/g)].map((m) => m[1] ?? ''));
+  const prefix = /commonSettings\('([A-Z]+)'\)/.exec(text)?.[1];
+  if (prefix) for (const s of ['LOG_LEVEL', 'SHUTDOWN_TIMEOUT']) names.add(`${prefix}_${s}`);
+  return names;
+}
+
+function version(component: string): string {
+  return (
+    JSON.parse(readFileSync(join(repoRoot, 'packages', component, 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+}
+
+describe('manifests', () => {
+  it('finds the kustomizations: every pattern, its variants and the native-sidecars component', () => {
+    expect(renderable).toEqual(
+      expect.arrayContaining([
+        'seed-sample',
+        'seed-sample-shared-pid',
+        'sidecar',
+        'sidecar-init',
+        'ambassador',
+        'ambassador/inbound',
+        'ambassador/outbound',
+        'adapter',
+        'adapter-prometheus',
+        'full',
+        'full-native-sidecars',
+      ]),
+    );
+    expect(components).toEqual(['components/native-sidecars']);
+  });
+
+  it('every component is used by some kustomization', () => {
+    for (const comp of components) {
+      const users = renderable.filter((d) =>
+        readFileSync(join(manifestsDir, d, 'kustomization.yaml'), 'utf8').includes(
+          comp.split('/').pop() ?? comp,
+        ),
+      );
+      expect(users, comp).not.toEqual([]);
+    }
+  });
+
+  describe.each(renderable)('%s', (dir) => {
+    const objects = rendered.get(dir) ?? [];
+
+    it('renders to objects that validate against the Kubernetes schema', () => {
+      expect(objects.length).toBeGreaterThan(0);
+      for (const obj of objects) {
+        const Model = models[`${obj.apiVersion}/${obj.kind}`];
+        expect(Model, `no schema model for ${obj.apiVersion} ${obj.kind}`).toBeDefined();
+        expect(() => new Model!(obj as never).validate(), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
+      }
+    });
+
+    it('labels every object as part of multipod', () => {
+      for (const obj of objects)
+        expect(obj.metadata.labels?.['app.kubernetes.io/part-of'], obj.metadata.name).toBe('multipod');
+    });
+
+    it('hardens every pod', () => {
+      for (const pod of objects.filter((o) => o.kind === 'Pod')) {
+        expect(hardeningProblems(pod), `pod ${pod.metadata.name}`).toEqual([]);
+      }
+    });
+
+    it('uses one name per component (container = image) at the released version, with settings it knows', () => {
+      for (const pod of objects.filter((o) => o.kind === 'Pod')) {
+        for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+          const m = /^ghcr\.io\/multipod\/multipod-([a-z-]+):(.+)$/.exec(c.image);
+          if (!m) continue;
+          const [, component = '', tag] = m;
+          expect(c.name, `${pod.metadata.name}: container of image ${c.image}`).toBe(component);
+          expect(tag, `${c.image}: tag = packages/${component} version`).toBe(version(component));
+          const known = settingsOf(component);
+          for (const e of c.env ?? [])
+            expect(known, `${pod.metadata.name}/${c.name}: ${e.name}`).toContain(e.name);
+        }
+      }
+    });
+
+    it('refers only to ConfigMaps it defines, and every Service selects a pod of the set', () => {
+      const configMaps = new Set(objects.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name));
+      const pods = objects.filter((o) => o.kind === 'Pod');
+      for (const pod of pods) {
+        for (const v of pod.spec.volumes ?? []) {
+          if (v.configMap)
+            expect(configMaps, `${pod.metadata.name} volume ${v.name}`).toContain(v.configMap.name);
+        }
+      }
+      for (const svc of objects.filter((o) => o.kind === 'Service')) {
+        const selector = Object.entries(svc.spec.selector ?? {});
+        const selected = pods.filter((p) => selector.every(([k, v]) => p.metadata.labels?.[k] === v));
+        expect(selected.length, `Service ${svc.metadata.name} selects no pod`).toBeGreaterThan(0);
+      }
+    });
+  });
+
+  it('seed-sample keeps the seed: nginx and busybox-sidecar; the variant shares the process namespace', () => {
+    const [seed] = (rendered.get('seed-sample') ?? []).filter((o) => o.kind === 'Pod');
+    const [shared] = (rendered.get('seed-sample-shared-pid') ?? []).filter((o) => o.kind === 'Pod');
+    expect(seed?.spec.containers.map((c: Container) => c.name)).toEqual(['nginx', 'busybox-sidecar']);
+    expect(seed?.spec.containers[1].command).toEqual(['sh', '-c', 'echo hello kubernetes && sleep 3600']);
+    expect(seed?.spec.shareProcessNamespace).toBeUndefined();
+    expect(shared?.spec.shareProcessNamespace).toBe(true);
+  });
+
+  it('sidecar-init runs content-sync once, as an init container', () => {
+    const [pod] = (rendered.get('sidecar-init') ?? []).filter((o) => o.kind === 'Pod');
+    expect(pod?.spec.containers.map((c: Container) => c.name)).toEqual(['web']);
+    const init = pod?.spec.initContainers?.[0];
+    expect(init?.name).toBe('content-sync');
+    expect(init?.env).toContainEqual({ name: 'SYNC_ONCE', value: 'true' });
+  });
+
+  it("the native-sidecars component turns full's helpers into restartPolicy: Always init containers", () => {
+    const [pod] = (rendered.get('full-native-sidecars') ?? []).filter((o) => o.kind === 'Pod');
+    expect(pod?.spec.containers.map((c: Container) => c.name)).toEqual(['web']);
+    expect(pod?.spec.initContainers.map((c: Container) => [c.name, c.restartPolicy])).toEqual([
+      ['content-sync', 'Always'],
+      ['log-adapter', 'Always'],
+      ['ambassador', 'Always'],
+    ]);
+  });
+
+  it('the inbound ambassador binds port 80 through the safe sysctl, never as root', () => {
+    const [pod] = (rendered.get('ambassador/inbound') ?? []).filter((o) => o.kind === 'Pod');
+    expect(pod?.spec.securityContext.sysctls).toEqual([
+      { name: 'net.ipv4.ip_unprivileged_port_start', value: '80' },
+    ]);
+    const amb = pod?.spec.containers.find((c: Container) => c.name === 'ambassador');
+    expect(amb.ports).toContainEqual({ name: 'http', containerPort: 80 });
+    expect(amb.securityContext.capabilities).toEqual({ drop: ['ALL'] });
+  });
+});
+
+describe('hardening rules', () => {
+  const base = (): K8sObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'x' },
+    spec: {
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'a',
+          image: 'example/a:1.0',
+          securityContext: {
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+          },
+          resources: { requests: { cpu: '1m', memory: '1Mi' }, limits: { cpu: '1m', memory: '1Mi' } },
+          readinessProbe: { exec: { command: ['true'] } },
+          livenessProbe: { exec: { command: ['true'] } },
+        },
+      ],
+      volumes: [{ name: 'v', emptyDir: { sizeLimit: '1Mi' } }],
+    },
+  });
+
+  it('pass a hardened pod', () => {
+    expect(hardeningProblems(base())).toEqual([]);
+  });
+
+  it.each([
+    ['latest tag', (p: K8sObject) => (p.spec.containers[0].image = 'example/a:latest'), 'uses latest'],
+    ['no tag', (p: K8sObject) => (p.spec.containers[0].image = 'localhost:5000/a'), 'has no tag'],
+    [
+      'root filesystem writable',
+      (p: K8sObject) => delete p.spec.containers[0].securityContext.readOnlyRootFilesystem,
+      'readOnlyRootFilesystem',
+    ],
+    [
+      'capabilities kept',
+      (p: K8sObject) => (p.spec.containers[0].securityContext.capabilities = {}),
+      'drop lacks ALL',
+    ],
+    ['may run as root', (p: K8sObject) => delete p.spec.securityContext.runAsNonRoot, 'runAsNonRoot'],
+    ['no seccomp', (p: K8sObject) => delete p.spec.securityContext.seccompProfile, 'seccompProfile'],
+    ['no limits', (p: K8sObject) => delete p.spec.containers[0].resources.limits, 'resources.limits.cpu'],
+    ['no probes', (p: K8sObject) => delete p.spec.containers[0].livenessProbe, 'livenessProbe'],
+    ['unbounded emptyDir', (p: K8sObject) => (p.spec.volumes[0].emptyDir = {}), 'sizeLimit'],
+    [
+      'unsafe sysctl',
+      (p: K8sObject) => (p.spec.securityContext.sysctls = [{ name: 'kernel.shm_rmid_forced', value: '1' }]),
+      'safe set',
+    ],
+  ])('fail a pod with %s', (_name, mutate, expected) => {
+    const pod = base();
+    mutate(pod);
+    expect(hardeningProblems(pod).join('\n')).toContain(expected);
+  });
+});
