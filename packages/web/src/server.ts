@@ -53,7 +53,9 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
   const app = createApp(files, log);
   const fast = config.fastPath;
 
-  const server = createServer((req, res) => {
+  // Header/request timeouts are enforced by a periodic sweep; make it fine-grained enough for them.
+  const sweep = Math.max(100, Math.min(1000, Math.floor(config.headersTimeout / 2)));
+  const server = createServer({ connectionsCheckingInterval: sweep }, (req, res) => {
     accessLog.track(req, res);
     if (handleHealth(health, req, res)) return;
     if (fast && files.serveCached(req, res)) return;
