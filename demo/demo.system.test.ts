@@ -126,7 +126,7 @@ describe('pnpm demo from a fresh copy of the repository', () => {
     await waitFor('the edit', async () =>
       (await (await fetch(site())).text()).includes('Hello from a fresh clone'),
     );
-    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(Date.now() - t0).toBeLessThan(1000);
   });
 
   it('the adapter’s metrics count the requests', async () => {

@@ -104,7 +104,9 @@ describe('the full pod', () => {
     expect(demo.output()).toMatch(/^log-adapter {2}\| info/m);
   });
 
-  it('publishes an edit of the source within a second', async () => {
+  // "Within a second" is asserted in demo.system.test.ts, which runs alone; here other suites
+  // share the two cores, so the bound is looser.
+  it('publishes an edit of the source within moments', async () => {
     const before = (await state()).sync?.snapshot;
     const t0 = Date.now();
     const index = join(source, 'index.html');
@@ -116,7 +118,7 @@ describe('the full pod', () => {
     await waitFor('the edit through the ambassador', async () =>
       (await (await fetch(site())).text()).includes('Edited by a test'),
     );
-    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(Date.now() - t0).toBeLessThan(5000);
     const after = await state();
     expect(after.sync?.snapshot).not.toBe(before);
     expect(after.sync?.headline).toBe('Edited by a test');
@@ -181,5 +183,51 @@ describe('the full pod', () => {
     expect(existsSync(join(source, 'pod-view-edit.html'))).toBe(false);
     for (let p = base; p < base + 6; p++) expect(await isPortFree(p)).toBe(true);
     expect(demo.output()).toContain('all stopped; removed');
+    // Cleanly: each one finished its SIGTERM shutdown and exited 0.
+    for (const name of ['content-sync', 'web', 'ambassador', 'log-adapter'])
+      expect(demo.output()).toContain(`${name} stopped (exit code 0)`);
+  });
+});
+
+describe.each([
+  ['sidecar', ['content-sync', 'web'], 1],
+  ['ambassador', ['web', 'ambassador'], 0],
+  ['adapter', ['web', 'log-adapter'], 1],
+] as const)('one pattern alone: %s', (pattern, containers, sitePort) => {
+  let base: number;
+  let demo: ReturnType<typeof runDemo>;
+  const state = async () =>
+    (await (await fetch(`http://127.0.0.1:${base + 5}/api/state`)).json()) as PodState;
+
+  beforeAll(async () => {
+    if (!built) throw new Error('build the components first: pnpm build (pnpm test does)');
+    base = await freePortBase();
+    demo = runDemo([pattern, '--port-base', String(base)]);
+    await waitFor(`${pattern} ready`, async () => (await state()).containers.every((c) => c.ready), 45_000);
+  });
+  afterAll(async () => {
+    if (demo?.child.exitCode === null) {
+      demo.child.kill('SIGKILL');
+      await demo.exited;
+    }
+  });
+
+  it('runs just its containers and serves the sample site', async () => {
+    const s = await state();
+    expect(s.containers.map((c) => c.name)).toEqual(containers);
+    expect(s.siteUrl).toBe(`http://127.0.0.1:${base + sitePort}/`);
+    const res = await fetch(s.siteUrl);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('Hello from the main container');
+    if (pattern === 'adapter')
+      await waitFor('the request counted', async () => ((await state()).adapter?.byCode['200'] ?? 0) >= 1);
+    if (pattern === 'ambassador') expect((await state()).ambassador?.upstreams[0]?.up).toBe(true);
+    if (pattern === 'sidecar') expect((await state()).sync?.snapshot).toMatch(/\S/);
+  });
+
+  it('stops on SIGTERM with exit code 0', async () => {
+    demo.child.kill('SIGTERM');
+    expect(await demo.exited).toBe(0);
+    for (const name of containers) expect(demo.output()).toContain(`${name} stopped (exit code 0)`);
   });
 });

@@ -114,6 +114,7 @@ export class Container {
         resolve();
         if (!this.wanted) {
           this.state = 'stopped';
+          this.opts.onEvent(`${this.spec.name} stopped (${signal ?? `exit code ${code}`})`);
           return;
         }
         this.restarts++;

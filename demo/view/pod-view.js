@@ -5,7 +5,8 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const POLL_MS = 1000;
 let state;
 let previous;
-let lastRate = { at: 0, requests: 0 };
+/** Recent (time, request count) pairs, for a rate over the last 5 seconds. */
+const history = [];
 
 // What flows in the pod: [from, to, label, the container whose absence breaks it].
 function flows(s) {
@@ -181,12 +182,14 @@ function draw() {
         ? '—'
         : `p50 ${fmtSeconds(a.latency.p50)} · p95 ${fmtSeconds(a.latency.p95)} · avg ${fmtSeconds(a.latency.avg)}`;
     const now = Date.now();
-    const req = a.requests ?? 0;
-    if (lastRate.at && now > lastRate.at) {
-      const rate = ((req - lastRate.requests) * 1000) / (now - lastRate.at);
-      $('#adapter-rate').textContent = `${rate.toFixed(1)} req/s`;
+    history.push({ at: now, requests: a.requests ?? 0 });
+    while (history.length > 2 && now - history[0].at > 5000) history.shift();
+    const first = history[0];
+    if (now > first.at) {
+      const rate = (((a.requests ?? 0) - first.requests) * 1000) / (now - first.at);
+      $('#adapter-rate').textContent =
+        `${rate.toFixed(1)} req/s (last ${Math.round((now - first.at) / 1000)} s)`;
     }
-    lastRate = { at: now, requests: req };
   }
   noteChanges(previous, s);
   drawArrows(s);
@@ -211,7 +214,7 @@ function noteChanges(before, now) {
   }
   const d = (now.adapter?.requests ?? 0) - (before.adapter?.requests ?? 0);
   // A few per second are the runner's own /readyz checks of web; note only real bursts.
-  if (d > 2) note(`log-adapter counted ${d} more requests`);
+  if (d >= 5) note(`log-adapter counted ${d} more requests`);
 }
 
 function drawArrows(s) {
