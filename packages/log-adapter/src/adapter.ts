@@ -76,6 +76,7 @@ export function createAdapter(config: AdapterConfig, deps: AdapterDeps): Adapter
     readSize: READ_SIZE,
     positions: saved,
     events: pipeline.events,
+    now: deps.now ?? Date.now,
   });
   const t = tailer;
 

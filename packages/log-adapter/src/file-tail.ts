@@ -1,6 +1,8 @@
 // Follows one path: reads new bytes into a reused buffer and hands them to a line splitter.
 // Notices the three rotations (rename + create, delete + recreate: a new inode at the path;
-// copytruncate: the file shrank) and drains the old file before switching, so no line is lost.
+// copytruncate: the file shrank). A file rotated away is not dropped at once: writers keep
+// writing to it until they reopen, so it is retired and drained until it has been quiet for a
+// grace period. No line is lost.
 import { close, fstat, open, read, type Stats, stat } from 'node:fs';
 import { promisify } from 'node:util';
 import { type LineSink, LineSplitter } from './line-splitter.ts';
@@ -11,6 +13,9 @@ const closeP = promisify(close);
 const statP = promisify(stat);
 const fstatP = promisify(fstat);
 const readP = promisify(read);
+
+/** How long a rotated-away or deleted file is still read after its last new byte. */
+export const ROTATION_GRACE_MS = 5_000;
 
 export type RotationReason = 'replaced' | 'truncated';
 
@@ -25,6 +30,16 @@ export interface TailEvents {
 
 export type StartAt = 'beginning' | 'end' | Position;
 
+/** What FileTails of one tailer share. */
+export interface TailContext {
+  buf: Buffer;
+  maxLine: number;
+  events: TailEvents;
+  /** Where reading stopped in files let go of (by dev:ino), so a renamed one is not read twice. */
+  done: Map<string, Position>;
+  now: () => number;
+}
+
 export class FileTail {
   readonly path: string;
   #fd: number | null = null;
@@ -34,29 +49,21 @@ export class FileTail {
   #size = 0;
   /** Why the file cannot be read right now, for /readyz. */
   problem: string | null = null;
-  readonly #buf: Buffer;
-  readonly #splitter: LineSplitter;
-  readonly #events: TailEvents;
+  #splitter: LineSplitter;
+  readonly #ctx: TailContext;
   #startAt: StartAt;
-  #missing = false;
+  /** When the path was first seen missing (the file renamed or deleted), or null. */
+  #missingSince: number | null = null;
+  /** For a retired tail: when it last grew. */
+  #lastGrowth = 0;
+  readonly #retired: boolean;
 
-  readonly #done: Map<string, Position>;
-
-  /** `done` remembers where reading stopped in files let go of, so a renamed one is not read twice. */
-  constructor(
-    path: string,
-    startAt: StartAt,
-    buf: Buffer,
-    maxLine: number,
-    events: TailEvents,
-    done: Map<string, Position>,
-  ) {
+  constructor(path: string, startAt: StartAt, ctx: TailContext, retired = false) {
     this.path = path;
-    this.#done = done;
     this.#startAt = startAt;
-    this.#buf = buf;
-    this.#splitter = new LineSplitter(maxLine);
-    this.#events = events;
+    this.#ctx = ctx;
+    this.#splitter = new LineSplitter(ctx.maxLine);
+    this.#retired = retired;
   }
 
   get open(): boolean {
@@ -78,10 +85,13 @@ export class FileTail {
     return Math.max(0, this.#size - this.#offset);
   }
 
-  /** Looks at the path, follows any rotation, and reads to the end. */
-  async poll(): Promise<void> {
+  /**
+   * Looks at the path, follows any rotation, and reads to the end. Returns the tail of a file
+   * rotated away, for the caller to keep draining (see drainRetired).
+   */
+  async poll(): Promise<FileTail | null> {
     if (this.#fd === null) {
-      if (!(await this.#open())) return;
+      if (!(await this.#open())) return null;
     }
     let current: Stats | null = null;
     try {
@@ -94,28 +104,46 @@ export class FileTail {
       // copytruncate: the file was copied away and emptied; start again from its beginning.
       this.#offset = 0;
       this.#splitter.reset();
-      this.#events.rotated(this.path, 'truncated');
+      this.#ctx.events.rotated(this.path, 'truncated');
     }
     this.#size = st.size;
     await this.#readToEnd();
     if (!current) {
-      // Gone from its path for a second look in a row: let go, so a deleted file's space is freed.
-      if (this.#missing) {
+      // Gone from its path: let go after the grace period, so a deleted file's space is freed.
+      const now = this.#ctx.now();
+      this.#missingSince ??= now;
+      if (now - this.#missingSince >= ROTATION_GRACE_MS) {
         await this.close();
         this.#startAt = 'beginning';
         this.problem = `${this.path} does not exist yet (waiting for it)`;
       }
-      this.#missing = true;
-      return;
+      return null;
     }
-    this.#missing = false;
-    if (current && (current.ino !== this.#ino || current.dev !== this.#dev)) {
-      // A new file at the path (rename + create, or delete + recreate): the old one is drained.
-      await this.close();
-      this.#startAt = 'beginning';
-      this.#events.rotated(this.path, 'replaced');
-      if (await this.#open()) await this.#readToEnd();
-    }
+    this.#missingSince = null;
+    if (current.ino === this.#ino && current.dev === this.#dev) return null;
+    // A new file at the path (rename + create, or delete + recreate). The old one is retired:
+    // drained for a while longer, since a writer may not have reopened yet.
+    const retired = this.#retire();
+    this.#ctx.events.rotated(this.path, 'replaced');
+    this.#startAt = 'beginning';
+    if (await this.#open()) await this.#readToEnd();
+    return retired;
+  }
+
+  /** For a retired tail: reads what the writer still added; true once quiet for the grace period. */
+  async drainRetired(): Promise<boolean> {
+    if (this.#fd === null) return true;
+    const before = this.#offset;
+    await this.#readToEnd();
+    const now = this.#ctx.now();
+    if (this.#offset !== before) this.#lastGrowth = now;
+    if (now - this.#lastGrowth < ROTATION_GRACE_MS) return false;
+    await this.close();
+    return true;
+  }
+
+  get retired(): boolean {
+    return this.#retired;
   }
 
   /** Stops following; a partial last line is dropped (its bytes stay unread in the positions). */
@@ -123,12 +151,28 @@ export class FileTail {
     const fd = this.#fd;
     const p = this.position;
     if (p) {
-      this.#done.set(`${p.dev}:${p.ino}`, p);
-      if (this.#done.size > 1000) this.#done.delete(this.#done.keys().next().value!);
+      const done = this.#ctx.done;
+      done.set(`${p.dev}:${p.ino}`, p);
+      if (done.size > 1000) done.delete(done.keys().next().value!);
     }
     this.#fd = null;
     this.#splitter.reset();
     if (fd !== null) await closeP(fd);
+  }
+
+  /** Hands the open file (and its partial line) to a new retired tail; this one is left closed. */
+  #retire(): FileTail {
+    const r = new FileTail(this.path, 'beginning', this.#ctx, true);
+    r.#fd = this.#fd;
+    r.#dev = this.#dev;
+    r.#ino = this.#ino;
+    r.#offset = this.#offset;
+    r.#size = this.#size;
+    r.#splitter = this.#splitter;
+    r.#lastGrowth = this.#ctx.now();
+    this.#fd = null;
+    this.#splitter = new LineSplitter(this.#ctx.maxLine);
+    return r;
   }
 
   async #open(): Promise<boolean> {
@@ -158,6 +202,7 @@ export class FileTail {
     this.#dev = st.dev;
     this.#ino = st.ino;
     this.#size = st.size;
+    this.#missingSince = null;
     this.problem = null;
     const at = this.#startAt;
     if (at === 'beginning') this.#offset = 0;
@@ -169,20 +214,20 @@ export class FileTail {
   }
 
   #fail(message: string): void {
-    if (this.problem !== message) this.#events.error(this.path, message);
+    if (this.problem !== message) this.#ctx.events.error(this.path, message);
     this.problem = message;
   }
 
   async #readToEnd(): Promise<void> {
     const fd = this.#fd!;
-    const buf = this.#buf;
+    const buf = this.#ctx.buf;
     for (;;) {
       const { bytesRead: n } = await readP(fd, buf, 0, buf.length, this.#offset);
       if (n === 0) break;
       this.#offset += n;
       if (this.#offset > this.#size) this.#size = this.#offset;
-      this.#events.bytes(n);
-      this.#splitter.push(buf, n, this.#events.sink);
+      this.#ctx.events.bytes(n);
+      this.#splitter.push(buf, n, this.#ctx.events.sink);
     }
   }
 }

@@ -24,8 +24,9 @@ describe('tailer failure modes', () => {
     tmp.remove();
   });
 
+  let now = 0;
   const start = async (env: Record<string, string> = {}) => {
-    t = await startAdapter({ ADAPTER_LOG_PATH: log, ...env });
+    t = await startAdapter({ ADAPTER_LOG_PATH: log, ...env }, { now: () => now });
     return t;
   };
   const count = async (key = 'log_adapter_lines_total{result="parsed"}') => {
@@ -60,6 +61,13 @@ describe('tailer failure modes', () => {
     expect(await count('log_adapter_rotations_total{reason="replaced"}')).toBe(1);
     appendFileSync(log, lines(1, 10));
     expect(await count()).toBe(11);
+    // The writer reopens late (as with logrotate's create + postrotate): the old file is still read.
+    appendFileSync(`${log}.1`, lines(2, 11));
+    expect(await count()).toBe(13);
+    now += 5_000; // quiet for the grace period: let go of the old file
+    expect(await count()).toBe(13);
+    appendFileSync(`${log}.1`, lines(1, 13));
+    expect(await count()).toBe(13);
   });
 
   it('copytruncate: the file shrinks and is read again from its start', async () => {
@@ -84,11 +92,13 @@ describe('tailer failure modes', () => {
     expect(await count()).toBe(7);
   });
 
-  it('deleted for good: the file is let go and /readyz says why', async () => {
+  it('deleted for good: the file is let go after the grace period and /readyz says why', async () => {
     writeFileSync(log, '');
     await start();
     rmSync(log);
     await count();
+    expect((await fetch(`${t!.base}/readyz`)).status).toBe(200);
+    now += 5_000;
     await count();
     const res = await fetch(`${t!.base}/readyz`);
     expect([res.status, await res.text()]).toEqual([
@@ -130,7 +140,6 @@ describe('tailer failure modes', () => {
 
   it('binary junk: counted as unparsed, sampled into the log at a limited rate, skipped', async () => {
     writeFileSync(log, '');
-    let now = 0;
     const captured = logLines();
     t = await startAdapter(
       { ADAPTER_LOG_PATH: log, ADAPTER_UNPARSED_LOG_INTERVAL: '10s' },

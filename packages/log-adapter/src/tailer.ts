@@ -3,7 +3,7 @@
 import { type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import picomatch from 'picomatch';
-import { FileTail, type TailEvents } from './file-tail.ts';
+import { FileTail, type TailContext, type TailEvents } from './file-tail.ts';
 import type { Position, PositionMap } from './positions.ts';
 
 export interface TailerOptions {
@@ -16,26 +16,35 @@ export interface TailerOptions {
   /** Saved positions from the last run, by path. */
   positions: PositionMap;
   events: TailEvents;
+  /** Clock for the rotation grace period; tests pass their own. */
+  now: () => number;
 }
 
 export class Tailer {
   readonly #opts: TailerOptions;
   readonly #tails = new Map<string, FileTail>();
-  readonly #buf: Buffer;
+  readonly #ctx: TailContext;
+  /** Files rotated away, still drained until quiet. */
+  readonly #retired: FileTail[] = [];
   readonly #isGlob: boolean;
   /** The glob reaches below its base directory (a/*.log, **), so listing must recurse. */
   readonly #deep: boolean;
   readonly #base: string;
   readonly #match: (path: string) => boolean;
   readonly #watchers: FSWatcher[] = [];
-  readonly #done = new Map<string, Position>();
   #first = true;
   #running: Promise<void> | null = null;
   #again = false;
 
   constructor(opts: TailerOptions) {
     this.#opts = opts;
-    this.#buf = Buffer.allocUnsafe(opts.readSize);
+    this.#ctx = {
+      buf: Buffer.allocUnsafe(opts.readSize),
+      maxLine: opts.maxLine,
+      events: opts.events,
+      done: new Map<string, Position>(),
+      now: opts.now,
+    };
     const scan = picomatch.scan(opts.pattern);
     this.#isGlob = scan.isGlob;
     this.#deep = scan.glob.includes('/');
@@ -82,6 +91,7 @@ export class Tailer {
     this.unwatch();
     await this.#running;
     for (const t of this.#tails.values()) await t.close();
+    for (const t of this.#retired.splice(0)) await t.close();
   }
 
   /** Positions of every open file, for the positions file. */
@@ -97,6 +107,7 @@ export class Tailer {
   lag(): number {
     let n = 0;
     for (const t of this.#tails.values()) n += t.lag;
+    for (const t of this.#retired) n += t.lag;
     return n;
   }
 
@@ -124,13 +135,14 @@ export class Tailer {
       if (this.#tails.has(path)) continue;
       const start = this.#startAt(path, first);
       if (start === null) continue; // being read under its old name; picked up once let go
-      this.#tails.set(
-        path,
-        new FileTail(path, start, this.#buf, this.#opts.maxLine, this.#opts.events, this.#done),
-      );
+      this.#tails.set(path, new FileTail(path, start, this.#ctx));
+    }
+    for (let i = 0; i < this.#retired.length; i++) {
+      if (await this.#retired[i]!.drainRetired()) this.#retired.splice(i--, 1);
     }
     for (const [path, t] of this.#tails) {
-      await t.poll();
+      const retired = await t.poll();
+      if (retired) this.#retired.push(retired);
       // A glob's file that went away (an old rotation deleted) is forgotten.
       if (this.#isGlob && !t.open && !this.#exists(path)) this.#tails.delete(path);
     }
@@ -147,11 +159,11 @@ export class Tailer {
       } catch {
         return null;
       }
-      for (const t of this.#tails.values()) {
+      for (const t of [...this.#tails.values(), ...this.#retired]) {
         const held = t.identity;
         if (held && held.dev === id.dev && held.ino === id.ino) return null;
       }
-      const done = this.#done.get(`${id.dev}:${id.ino}`);
+      const done = this.#ctx.done.get(`${id.dev}:${id.ino}`);
       if (done) return done;
     }
     // A file that appears after start-up is new: all of it is unread.
