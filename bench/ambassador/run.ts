@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ambassadorYaml, haproxy, originNginx, proxyNginx } from './configs.ts';
 import { summarize } from './profile.ts';
-import { cpuMs, freePort, have, processTree, startProcess, stopAll, waitForPort, wrk } from './tools.ts';
+import { freePort, have, processTree, startProcess, stopAll, waitForPort, wrk } from './tools.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
@@ -65,8 +65,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 async function bench(): Promise<void> {
-  const [origin, nginxPort, haHttp, haTcp, ambHttp, ambTcp, ambAdmin, profHttp, profTcp, profAdmin] =
-    await Promise.all(Array.from({ length: 10 }, freePort));
+  const [
+    origin,
+    nginxPort,
+    haHttp,
+    haTcp,
+    ambHttp,
+    ambTcp,
+    ambAdmin,
+    profHttp,
+    profTcp,
+    profAdmin,
+    barePort,
+  ] = await Promise.all(Array.from({ length: 11 }, freePort));
   writeFileSync(join(dir, 'origin.conf'), originNginx(dir, origin!, '2s'));
   writeFileSync(join(dir, 'proxy.conf'), proxyNginx(dir, nginxPort!, origin!));
   writeFileSync(join(dir, 'haproxy.cfg'), haproxy(haHttp!, haTcp!, origin!));
@@ -88,13 +99,19 @@ async function bench(): Promise<void> {
     [main],
     ambEnv(join(dir, 'ambassador.yaml'), ambAdmin!, true),
   );
-  await Promise.all([origin, nginxPort, haHttp, ambHttp, ambTcp].map((p) => waitForPort(p!)));
+  const bareProc = startProcess(process.execPath, [
+    join(import.meta.dirname, 'bare-proxy.ts'),
+    String(barePort),
+    String(origin),
+  ]);
+  await Promise.all([origin, nginxPort, haHttp, ambHttp, ambTcp, barePort].map((p) => waitForPort(p!)));
   await sleep(300);
   const pids = {
     origin: processTree(originProc.pid!),
     nginx: processTree(nginxProc.pid!),
     haproxy: processTree(haProc.pid!),
     ambassador: [ambProc.pid!],
+    bare: [bareProc.pid!],
   };
   const url = (port: number, path = '/') => `http://127.0.0.1:${port}${path}`;
   const opts = { seconds: DURATION, connections: CONNECTIONS };
@@ -103,14 +120,15 @@ async function bench(): Promise<void> {
     `load: wrk -t1 -c${CONNECTIONS} -d${DURATION}s keep-alive, ~100 B response; 2 cores shared with other work`,
   );
   // Warm-up (JIT, connection pools), not measured.
-  for (const p of [nginxPort, haHttp, ambHttp])
+  for (const p of [nginxPort, haHttp, ambHttp, barePort])
     await wrk(url(p!), { seconds: 2, connections: CONNECTIONS }, []);
 
   const direct = await wrk(url(origin!), opts, pids.origin);
   const nginx = await wrk(url(nginxPort!), opts, pids.nginx);
   const ha = await wrk(url(haHttp!), opts, pids.haproxy);
   const amb = await wrk(url(ambHttp!), opts, pids.ambassador);
-  const ambStatsBefore = cpuMs(pids.ambassador);
+  const bare = await wrk(url(barePort!), opts, pids.bare);
+  bareProc.kill('SIGTERM');
 
   // Half load: paced wrk (10 connections, fixed delay) at half the ambassador's maximum.
   const rate = Math.max(100, Math.round(amb.rps / 2));
@@ -129,7 +147,6 @@ async function bench(): Promise<void> {
   const bulkDirect = await wrk(url(origin!, '/big.bin'), bulkOpts, pids.origin);
   const bulkHa = await wrk(url(haTcp!, '/big.bin'), bulkOpts, pids.haproxy);
   const bulkAmb = await wrk(url(ambTcp!, '/big.bin'), bulkOpts, pids.ambassador);
-  void ambStatsBefore;
 
   // Access log off: what the log costs.
   const ambQuiet = startProcess(
@@ -192,6 +209,7 @@ async function bench(): Promise<void> {
     ['HAProxy 2.6 mode http (http-reuse always)', ha],
     ['ambassador (http-proxy-3, access log on)', amb],
     ['ambassador (access log off)', ambNoLog],
+    ['reference: bare node:http proxy, no features (bare-proxy.ts)', bare],
   ] as const;
   const lines: string[] = [];
   lines.push(
@@ -269,7 +287,7 @@ async function bench(): Promise<void> {
   );
   writeFileSync(
     join(root, 'bench/results/ambassador.json'),
-    `${JSON.stringify({ stamp, args, direct, nginx, haproxy: ha, ambassador: amb, ambassadorNoAccessLog: ambNoLog, halfLoad: { rate, direct: halfDirect, nginx: halfNginx, ambassador: halfAmb }, bulk: { direct: bulkDirect, haproxy: bulkHa, ambassador: bulkAmb }, profile, soak }, null, 2)}\n`,
+    `${JSON.stringify({ stamp, args, direct, nginx, haproxy: ha, ambassador: amb, ambassadorNoAccessLog: ambNoLog, bareNodeProxy: bare, halfLoad: { rate, direct: halfDirect, nginx: halfNginx, ambassador: halfAmb }, bulk: { direct: bulkDirect, haproxy: bulkHa, ambassador: bulkAmb }, profile, soak }, null, 2)}\n`,
   );
 }
 
