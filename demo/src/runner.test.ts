@@ -145,9 +145,25 @@ describe('the full pod', () => {
     expect(await (await fetch(site(body.path))).text()).toContain('Written by the multipod demo');
   });
 
-  it('refuses a POST without the pod view header', async () => {
-    const res = await fetch(api('/api/edit'), { method: 'POST' });
-    expect(res.status).toBe(403);
+  it('refuses a POST without the pod view header, a GET of an action, and unknown paths', async () => {
+    expect((await fetch(api('/api/edit'), { method: 'POST' })).status).toBe(403);
+    expect((await fetch(api('/api/edit'))).status).toBe(405);
+    expect((await post('/api/containers/nginx/stop')).status).toBe(404);
+    expect((await post('/api/traffic?count=0')).status).toBe(400);
+    expect((await fetch(api('/etc/passwd'))).status).toBe(404);
+  });
+
+  it('serves the page, its stylesheet and its script', async () => {
+    const page = await fetch(api('/'));
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await page.text();
+    expect(html).toContain('src="/pod-view.js"');
+    for (const c of ['content-sync', 'web', 'ambassador', 'log-adapter'])
+      expect(html).toContain(`data-container="${c}"`);
+    expect((await fetch(api('/pod-view.js'))).headers.get('content-type')).toBe(
+      'text/javascript; charset=utf-8',
+    );
+    expect((await fetch(api('/pod-view.css'))).status).toBe(200);
   });
 
   it('restarts a crashed container, as the kubelet does', async () => {

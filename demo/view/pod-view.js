@@ -124,6 +124,10 @@ function draw() {
     const el = $(`[data-volume="${v.name}"]`);
     el.hidden = false;
     $('.path', el).textContent = v.path;
+    if (v.name === 'logs')
+      $('.desc', el).textContent = `/var/log/web — web writes access.log${
+        v.mountedBy.includes('log-adapter') ? ', log-adapter reads' : ''
+      }`;
   }
   for (const li of document.querySelectorAll('[data-needs]')) li.hidden = !names.includes(li.dataset.needs);
   $('#prometheus').parentElement.hidden = !names.includes('log-adapter');
