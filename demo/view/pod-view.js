@@ -57,7 +57,9 @@ async function act(label, path, describe) {
   $('#result').textContent = `${label}…`;
   try {
     const body = await post(path);
-    $('#result').textContent = describe(body);
+    const said = describe(body);
+    $('#result').textContent = said;
+    note(`you: ${said}`);
   } catch (err) {
     $('#result').textContent = `${label} failed: ${err.message}`;
   }
