@@ -7,7 +7,7 @@ function split(input: string, cuts: number[], max = 64) {
   const out: string[] = [];
   let tooLong = 0;
   const sink = {
-    line: (t: string, a: number, b: number) => out.push(t.slice(a, b)),
+    line: (b: Buffer, from: number, to: number) => out.push(b.toString('utf8', from, to)),
     tooLong: () => tooLong++,
   };
   const bytes = Buffer.from(input);

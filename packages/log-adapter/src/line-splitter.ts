@@ -1,9 +1,10 @@
-// Bytes in, whole lines out. Holds a partial last line until its newline arrives; a line longer
-// than maxLine is dropped as it streams past (memory stays bounded) and reported once, at its end.
+// Bytes in, whole lines out, as offsets into the read buffer (no string is made for a line unless
+// a parser needs one). Holds a partial last line until its newline arrives; a line longer than
+// maxLine bytes is dropped as it streams past (memory stays bounded) and reported once, at its end.
 
 export interface LineSink {
-  /** One line: text.slice(start, end), passed as offsets so no substring is made unless needed. */
-  line(text: string, start: number, end: number): void;
+  /** One line: buf[start, end), without its newline (or \r\n). Valid only during the call. */
+  line(buf: Buffer, start: number, end: number): void;
   tooLong(): void;
 }
 
@@ -24,11 +25,6 @@ export class LineSplitter {
     return this.#skipping ? this.#skipped : this.#carryLen;
   }
 
-  /** True while the bytes of an over-long line are being skipped. */
-  get skipping(): boolean {
-    return this.#skipping;
-  }
-
   /** Splits buf[0, len) into lines for the sink; keeps what follows the last newline. */
   push(buf: Buffer, len: number, sink: LineSink): void {
     if (len <= 0) return;
@@ -42,30 +38,29 @@ export class LineSplitter {
       }
       if (this.#skipping) {
         this.#skipping = false;
+        this.#skipped = 0;
         sink.tooLong();
       } else if (this.#carryLen + nl > this.#max) {
         this.#carryLen = 0;
         sink.tooLong();
       } else {
         buf.copy(this.#carry, this.#carryLen, 0, nl);
-        const text = this.#carry.toString('utf8', 0, trimCR(this.#carry, this.#carryLen + nl));
+        const n = this.#carryLen + nl;
         this.#carryLen = 0;
-        sink.line(text, 0, text.length);
+        sink.line(this.#carry, 0, n > 0 && this.#carry[n - 1] === 13 ? n - 1 : n);
       }
       start = nl + 1;
     }
     const last = buf.lastIndexOf(10, len - 1);
     if (last >= start) {
-      const text = buf.toString('utf8', start, last);
       const max = this.#max;
-      let from = 0;
-      for (;;) {
-        const nl = text.indexOf('\n', from);
-        const end = nl === -1 ? text.length : nl;
-        const cut = end > from && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+      let from = start;
+      while (from <= last) {
+        // There is a newline at `last`, so this search always stops there at the latest.
+        const nl = buf.indexOf(10, from);
+        const cut = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
         if (cut - from > max) sink.tooLong();
-        else sink.line(text, from, cut);
-        if (nl === -1) break;
+        else sink.line(buf, from, cut);
         from = nl + 1;
       }
       start = last + 1;
@@ -91,8 +86,4 @@ export class LineSplitter {
     buf.copy(this.#carry, this.#carryLen, from, to);
     this.#carryLen += n;
   }
-}
-
-function trimCR(buf: Buffer, len: number): number {
-  return len > 0 && buf[len - 1] === 13 ? len - 1 : len;
 }

@@ -168,7 +168,7 @@ export class Pipeline {
     this.#custom = opts.custom.metrics.map((m) => compileMetric(m, registry, limit, routes, opts.buckets));
 
     this.events = {
-      sink: { line: (text, start, end) => this.line(text, start, end), tooLong: () => this.#tooLong.value++ },
+      sink: { line: (buf, start, end) => this.line(buf, start, end), tooLong: () => this.#tooLong.value++ },
       bytes: (n) => {
         this.#bytes.value += n;
       },
@@ -180,11 +180,11 @@ export class Pipeline {
     };
   }
 
-  line(text: string, start = 0, end = text.length): void {
-    const r = this.#parser.parse(text, start, end);
+  line(buf: Buffer, start: number, end: number): void {
+    const r = this.#parser.parse(buf, start, end);
     if (r === null) {
       this.#unparsed.value++;
-      this.#sampleUnparsed(text, start, end);
+      this.#sampleUnparsed(buf, start, end);
       return;
     }
     this.#parsed.value++;
@@ -223,13 +223,16 @@ export class Pipeline {
     this.#log.info({ path, reason }, 'log file rotated; following the new one');
   }
 
-  #sampleUnparsed(text: string, start: number, end: number): void {
+  #sampleUnparsed(buf: Buffer, start: number, end: number): void {
     this.#unparsedSinceLog++;
     const now = this.#now();
     if (now - this.#lastUnparsedLog < this.#unparsedEvery) return;
     this.#log.warn(
       {
-        line: end - start > 300 ? `${text.slice(start, start + 300)}…` : text.slice(start, end),
+        line:
+          end - start > 300
+            ? `${buf.toString('utf8', start, start + 300)}…`
+            : buf.toString('utf8', start, end),
         unparsedSinceLastLog: this.#unparsedSinceLog,
       },
       `line does not match the ${this.#formatName} format; counted as log_adapter_lines_total{result="unparsed"} and skipped`,

@@ -1,6 +1,6 @@
 // The nginx/Apache formats everyone has: common, combined, and web's default (combined plus
 // $request_time, which also accepts plain combined lines). A hand-written scanner, not a regex:
-// it reads the line in place by offsets and makes no substring unless a custom metric asks.
+// it reads the line's bytes in place and makes no string unless a custom metric asks for a field.
 import { type LineRecord, METHODS, type Parser, requestPart } from './record.ts';
 
 type Layout = 'common' | 'combined' | 'web';
@@ -44,7 +44,7 @@ class CombinedScanner implements Parser, LineRecord {
   status = 0;
   bytes = 0;
   duration = Number.NaN;
-  #text = '';
+  #buf: Buffer = Buffer.alloc(0);
   readonly #at = new Int32Array(FIELDS.length * 2);
 
   constructor(layout: Layout) {
@@ -59,7 +59,7 @@ class CombinedScanner implements Parser, LineRecord {
     const at = this.#at;
     if (i !== undefined) {
       const s = at[i * 2]!;
-      return s === -1 ? undefined : this.#text.slice(s, at[i * 2 + 1]);
+      return s === -1 ? undefined : this.#buf.toString('utf8', s, at[i * 2 + 1]);
     }
     if (name === 'method' || name === 'path' || name === 'protocol') {
       const req = this.field('request');
@@ -69,7 +69,7 @@ class CombinedScanner implements Parser, LineRecord {
     return undefined;
   }
 
-  parse(t: string, start: number, end: number): LineRecord | null {
+  parse(t: Buffer, start: number, end: number): LineRecord | null {
     const at = this.#at;
     at.fill(-1);
     // remote_addr ident remote_user [time_local] "request" status bytes
@@ -81,36 +81,35 @@ class CombinedScanner implements Parser, LineRecord {
       at[f * 2 + 1] = q;
       p = q + 1;
     }
-    if (t.charCodeAt(p) !== 91 /* [ */) return null;
+    if (t[p] !== 91 /* [ */) return null;
     const close = scanTo(t, p + 1, end, 93 /* ] */);
     if (close === -1) return null;
     at[6] = p + 1;
     at[7] = close;
     p = close + 1;
-    if (t.charCodeAt(p) !== SPACE || t.charCodeAt(p + 1) !== QUOTE) return null;
+    if (t[p] !== SPACE || t[p + 1] !== QUOTE) return null;
     const reqStart = p + 2;
     const reqEnd = scanQuoted(t, reqStart, end);
     if (reqEnd === -1) return null;
     at[8] = reqStart;
     at[9] = reqEnd;
     p = reqEnd + 1;
-    if (t.charCodeAt(p) !== SPACE) return null;
+    if (p + 4 >= end || t[p] !== SPACE) return null;
     // status: three digits
-    const a = t.charCodeAt(p + 1) - 48;
-    const b = t.charCodeAt(p + 2) - 48;
-    const c = t.charCodeAt(p + 3) - 48;
-    if (!(a >= 1 && a <= 5 && b >= 0 && b <= 9 && c >= 0 && c <= 9) || t.charCodeAt(p + 4) !== SPACE)
-      return null;
+    const a = t[p + 1]! - 48;
+    const b = t[p + 2]! - 48;
+    const c = t[p + 3]! - 48;
+    if (!(a >= 1 && a <= 5 && b >= 0 && b <= 9 && c >= 0 && c <= 9) || t[p + 4] !== SPACE) return null;
     at[10] = p + 1;
     at[11] = p + 4;
     p += 5;
     // body bytes: digits or "-"
     let bytes = 0;
     const bStart = p;
-    if (t.charCodeAt(p) === 45 /* - */) p++;
+    if (t[p] === 45 /* - */ && p < end) p++;
     else {
       while (p < end) {
-        const d = t.charCodeAt(p) - 48;
+        const d = t[p]! - 48;
         if (d < 0 || d > 9) break;
         bytes = bytes * 10 + d;
         p++;
@@ -122,13 +121,13 @@ class CombinedScanner implements Parser, LineRecord {
     let duration = Number.NaN;
     if (this.#layout !== 'common' && p < end) {
       // "referer" "user agent"
-      if (t.charCodeAt(p) !== SPACE || t.charCodeAt(p + 1) !== QUOTE) return null;
+      if (t[p] !== SPACE || t[p + 1] !== QUOTE) return null;
       const rEnd = scanQuoted(t, p + 2, end);
       if (rEnd === -1) return null;
       at[14] = p + 2;
       at[15] = rEnd;
       p = rEnd + 1;
-      if (t.charCodeAt(p) !== SPACE || t.charCodeAt(p + 1) !== QUOTE) return null;
+      if (t[p] !== SPACE || t[p + 1] !== QUOTE) return null;
       const uEnd = scanQuoted(t, p + 2, end);
       if (uEnd === -1) return null;
       at[16] = p + 2;
@@ -136,10 +135,10 @@ class CombinedScanner implements Parser, LineRecord {
       p = uEnd + 1;
       if (this.#layout === 'web' && p < end) {
         // request time: seconds like 0.002, or "-"
-        if (t.charCodeAt(p) !== SPACE) return null;
+        if (t[p] !== SPACE) return null;
         p++;
         at[18] = p;
-        if (t.charCodeAt(p) === 45 && p + 1 === end) p++;
+        if (t[p] === 45 && p + 1 === end) p++;
         else {
           const q = scanDecimal(t, p, end);
           if (q === -1) return null;
@@ -150,7 +149,7 @@ class CombinedScanner implements Parser, LineRecord {
       }
     }
     if (p !== end) return null;
-    this.#text = t;
+    this.#buf = t;
     this.status = a * 100 + b * 10 + c;
     this.bytes = bytes;
     this.duration = duration;
@@ -160,15 +159,15 @@ class CombinedScanner implements Parser, LineRecord {
 }
 
 /** Index of the first `ch` in t[p, end), or -1. */
-function scanTo(t: string, p: number, end: number, ch: number): number {
-  for (; p < end; p++) if (t.charCodeAt(p) === ch) return p;
+function scanTo(t: Buffer, p: number, end: number, ch: number): number {
+  for (; p < end; p++) if (t[p] === ch) return p;
   return -1;
 }
 
 /** Index of the quote closing a field that starts at p (after its opening quote); \" does not close. */
-function scanQuoted(t: string, p: number, end: number): number {
+function scanQuoted(t: Buffer, p: number, end: number): number {
   for (; p < end; p++) {
-    const c = t.charCodeAt(p);
+    const c = t[p];
     if (c === QUOTE) return p;
     if (c === BACKSLASH) p++;
   }
@@ -179,16 +178,16 @@ function scanQuoted(t: string, p: number, end: number): number {
 let decimal = 0;
 
 /** Reads digits[.digits] at p, sets `decimal`, returns the end (or -1 if no digits). */
-function scanDecimal(t: string, p: number, end: number): number {
+function scanDecimal(t: Buffer, p: number, end: number): number {
   let int = 0;
   const s = p;
   for (; p < end; p++) {
-    const d = t.charCodeAt(p) - 48;
+    const d = t[p]! - 48;
     if (d < 0 || d > 9) break;
     int = int * 10 + d;
   }
   if (p === s) return -1;
-  if (t.charCodeAt(p) !== 46 /* . */ || p + 1 >= end) {
+  if (t[p] !== 46 /* . */ || p + 1 >= end) {
     decimal = int;
     return p;
   }
@@ -197,7 +196,7 @@ function scanDecimal(t: string, p: number, end: number): number {
   let scale = 1;
   const f = p;
   for (; p < end; p++) {
-    const d = t.charCodeAt(p) - 48;
+    const d = t[p]! - 48;
     if (d < 0 || d > 9) break;
     frac = frac * 10 + d;
     scale *= 10;
@@ -208,11 +207,16 @@ function scanDecimal(t: string, p: number, end: number): number {
   return p;
 }
 
+const METHOD_BYTES = METHODS.map((m) => Buffer.from(`${m} `));
+
 /** Method index of the request starting at p (METHODS order; OTHER when unknown). */
-function methodAt(t: string, p: number, end: number): number {
-  for (let i = 0; i < METHODS.length; i++) {
-    const m = METHODS[i]!;
-    if (p + m.length < end && t.startsWith(m, p) && t.charCodeAt(p + m.length) === SPACE) return i;
+function methodAt(t: Buffer, p: number, end: number): number {
+  for (let i = 0; i < METHOD_BYTES.length; i++) {
+    const m = METHOD_BYTES[i]!;
+    if (p + m.length > end) continue;
+    let k = 0;
+    while (k < m.length && t[p + k] === m[k]) k++;
+    if (k === m.length) return i;
   }
   return METHODS.length;
 }

@@ -37,11 +37,11 @@ export function jsonParser(mapping: JsonMapping): Parser {
   return {
     fields: [...keys.keys()],
     hasDuration: true,
-    parse(text: string, start: number, end: number): LineRecord | null {
-      if (text.charCodeAt(start) !== 123 /* { */) return null;
+    parse(buf: Buffer, start: number, end: number): LineRecord | null {
+      if (buf[start] !== 123 /* { */) return null;
       let obj: unknown;
       try {
-        obj = JSON.parse(text.slice(start, end));
+        obj = JSON.parse(buf.toString('utf8', start, end));
       } catch {
         return null;
       }

@@ -35,8 +35,11 @@ export interface Parser {
   readonly fields: readonly string[];
   /** Whether lines carry a request time, so the duration histogram is exported. */
   readonly hasDuration: boolean;
-  /** Parses text.slice(start, end); fills and returns the shared record, or null when it does not match. */
-  parse(text: string, start: number, end: number): LineRecord | null;
+  /**
+   * Parses the line buf[start, end) (UTF-8); fills and returns the shared record, or null when it
+   * does not match. The record's fields are valid until the next call.
+   */
+  parse(buf: Buffer, start: number, end: number): LineRecord | null;
 }
 
 export function methodIndex(method: string): number {

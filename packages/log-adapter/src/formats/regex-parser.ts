@@ -60,8 +60,8 @@ export class RegexParser implements Parser {
     this.#record = new RegexRecord(this.#index);
   }
 
-  parse(text: string, start: number, end: number): LineRecord | null {
-    const m = this.#re.exec(start === 0 && end === text.length ? text : text.slice(start, end));
+  parse(buf: Buffer, start: number, end: number): LineRecord | null {
+    const m = this.#re.exec(buf.toString('utf8', start, end));
     if (m === null) return null;
     const s = this.#slots;
     const status = parseStatus(m[s.status]);
