@@ -1,7 +1,6 @@
 // Deletes snapshots that stopped being current more than the grace period ago (readers that
 // resolved the old link a moment before the swap finish their reads); never the current one.
-import { readdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { TMP_PREFIX } from './snapshot.ts';
 
@@ -25,7 +24,7 @@ export class Pruner {
   /** Removes leftovers of builds interrupted by a crash or SIGKILL (call before the first build). */
   async removeUnfinished(): Promise<string[]> {
     const gone = this.#list().filter((n) => n.startsWith(TMP_PREFIX));
-    for (const n of gone) await rm(join(this.#dir, n), { recursive: true, force: true });
+    for (const n of gone) await removeTree(join(this.#dir, n));
     return gone;
   }
 
@@ -40,7 +39,7 @@ export class Pruner {
         this.#retired.set(id, now);
         if (this.#grace > 0) continue;
       } else if (now - since < this.#grace) continue;
-      await rm(join(this.#dir, id), { recursive: true, force: true });
+      await removeTree(join(this.#dir, id));
       this.#retired.delete(id);
       removed.push(id);
     }
@@ -62,6 +61,45 @@ export class Pruner {
       return readdirSync(this.#dir);
     } catch {
       return [];
+    }
+  }
+}
+
+/**
+ * Deletes a directory tree with synchronous calls in slices, yielding between them. (Node's
+ * recursive rm runs the unlinks of a 100k-file tree in parallel and costs hundreds of MiB of RSS.)
+ */
+export async function removeTree(dir: string): Promise<void> {
+  const stack: string[] = [dir];
+  const dirs: string[] = [];
+  let work = 0;
+  while (stack.length) {
+    const d = stack.pop()!;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    dirs.push(d);
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else {
+        try {
+          unlinkSync(p);
+        } catch {
+          // Already gone.
+        }
+      }
+      if (++work % 1000 === 0) await new Promise((r) => setImmediate(r));
+    }
+  }
+  for (const d of dirs.reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // Already gone.
     }
   }
 }

@@ -1,25 +1,30 @@
-// Walks a source directory into an index: every published file with the stat that tells a change.
-// Synchronous system calls in slices (yielding between them): faster than one promise per file,
-// and bounded memory however big the tree (unbounded parallel stats cost hundreds of MiB of RSS).
+// Walks a source directory into an index: every published file with the stat fields that tell a
+// change (size, mtime, ctime, inode). Synchronous system calls in slices (yielding between them):
+// faster than one promise per file, and bounded memory however big the tree (unbounded parallel
+// stats cost hundreds of MiB of RSS). The index is columnar (arrays of numbers, not an object per
+// file) so a 100k-file tree stays around 10 MiB.
 import { type Dirent, lstatSync, readdirSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Filter } from './filter.ts';
 
-export interface FileEntry {
-  /** Where the bytes are read from (a symlink in the source is resolved to its target). */
-  readonly abs: string;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
+/** Numbers kept per file, in `Tree.stats` at `i * FIELDS`. */
+const FIELDS = 4; // size, mtimeMs, ctimeMs, ino
+
+export interface WatchDir {
   readonly ino: number;
-  readonly mode: number;
+  readonly entries: number;
 }
 
 export interface Tree {
   /** The source's real path (symlinks resolved). */
   readonly root: string;
-  /** Relative path (`a/b.html`) → entry, in walk order. */
-  readonly files: Map<string, FileEntry>;
+  /** Relative file paths (`a/b.html`), in walk order. */
+  readonly paths: string[];
+  /** Relative path → position in `paths`. */
+  readonly index: Map<string, number>;
+  readonly stats: number[];
+  /** Files whose bytes live elsewhere than `root/path` (reached through a symlink). */
+  readonly targets: Map<number, string>;
   /** Relative directories, parents before children. */
   readonly dirs: string[];
   /** Real directories walked (not through symlinks): what the watcher watches. */
@@ -27,11 +32,6 @@ export interface Tree {
   readonly bytes: number;
   /** Symlinks refused because they point outside the source, or dangle. */
   readonly refused: string[];
-}
-
-export interface WatchDir {
-  readonly ino: number;
-  readonly entries: number;
 }
 
 export class SourceError extends Error {
@@ -46,17 +46,35 @@ export interface ScanOptions {
 
 const SLICE = 2000;
 
-export function entryOf(abs: string, st: Stats): FileEntry {
-  return { abs, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode };
+/** Where file `i` is read from. */
+export function sourceOf(tree: Tree, i: number): string {
+  return tree.targets.get(i) ?? join(tree.root, tree.paths[i]!);
 }
 
-export function sameFile(a: FileEntry, b: FileEntry): boolean {
+export function sizeOf(tree: Tree, i: number): number {
+  return tree.stats[i * FIELDS]!;
+}
+
+export function mtimeOf(tree: Tree, i: number): number {
+  return tree.stats[i * FIELDS + 1]!;
+}
+
+/** Same file, unchanged: file `i` of `a` and file `j` of `b`. */
+export function sameFile(a: Tree, i: number, b: Tree, j: number): boolean {
+  const x = i * FIELDS;
+  const y = j * FIELDS;
+  for (let k = 0; k < FIELDS; k++) if (a.stats[x + k] !== b.stats[y + k]) return false;
+  return a.targets.get(i) === b.targets.get(j) && (a.targets.has(i) || a.root === b.root);
+}
+
+/** Does the file now (a fresh stat) still look as it did in the scan? */
+export function unchangedSince(tree: Tree, i: number, st: Stats | undefined): boolean {
+  const x = i * FIELDS;
   return (
-    a.size === b.size &&
-    a.mtimeMs === b.mtimeMs &&
-    a.ctimeMs === b.ctimeMs &&
-    a.ino === b.ino &&
-    a.abs === b.abs
+    st !== undefined &&
+    st.size === tree.stats[x] &&
+    st.mtimeMs === tree.stats[x + 1] &&
+    st.ctimeMs === tree.stats[x + 2]
   );
 }
 
@@ -69,7 +87,10 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
     if (err instanceof SourceError) throw err;
     throw new SourceError(`source directory ${root} is missing or unreadable: ${(err as Error).message}`);
   }
-  const files = new Map<string, FileEntry>();
+  const paths: string[] = [];
+  const index = new Map<string, number>();
+  const stats: number[] = [];
+  const targets = new Map<number, string>();
   const dirs: string[] = [];
   const watchDirs = new Map<string, WatchDir>();
   const refused: string[] = [];
@@ -80,10 +101,14 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
   const stack: Array<[string, string, boolean]> = [[rootReal, '', false]];
   const inside = (p: string) => p === rootReal || p.startsWith(rootReal === '/' ? '/' : `${rootReal}/`);
 
-  const addFile = (rel: string, abs: string, st: Stats) => {
-    if (files.size >= opts.maxFiles)
+  const addFile = (rel: string, abs: string, st: Stats, elsewhere: boolean) => {
+    if (paths.length >= opts.maxFiles)
       throw new SourceError(`source has more than ${opts.maxFiles} files (--max-files / SYNC_MAX_FILES)`);
-    files.set(rel, entryOf(abs, st));
+    const i = paths.length;
+    paths.push(rel);
+    index.set(rel, i);
+    stats.push(st.size, st.mtimeMs, st.ctimeMs, st.ino);
+    if (elsewhere) targets.set(i, abs);
     bytes += st.size;
   };
 
@@ -107,22 +132,19 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
         if (opts.signal?.aborted) throw opts.signal.reason;
       }
       const rel = relDir ? `${relDir}/${e.name}` : e.name;
-      const abs = join(dir, e.name);
       if (e.isDirectory()) {
         if (!opts.filter.dir(rel)) continue;
         dirs.push(rel);
-        stack.push([abs, rel, viaLink]);
+        stack.push([join(dir, e.name), rel, viaLink]);
       } else if (e.isFile()) {
         if (!opts.filter.file(rel)) continue;
-        try {
-          addFile(rel, abs, lstatSync(abs));
-        } catch (err) {
-          if (err instanceof SourceError) throw err;
-          // Deleted between readdir and lstat: it is simply not in this version.
-        }
+        const abs = join(dir, e.name);
+        const st = lstatSync(abs, { throwIfNoEntry: false });
+        // Deleted between readdir and lstat: it is simply not in this version.
+        if (st) addFile(rel, abs, st, viaLink);
       } else if (e.isSymbolicLink()) {
-        const base = e.name;
-        if (!opts.filter.dir(rel) && !opts.filter.file(rel) && base.startsWith('.')) continue;
+        if (e.name.startsWith('.') && !opts.filter.dir(rel)) continue; // ConfigMap's ..data and friends
+        const abs = join(dir, e.name);
         let real: string;
         let st: Stats;
         try {
@@ -141,11 +163,11 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
           seenReal.add(real);
           dirs.push(rel);
           stack.push([real, rel, true]);
-        } else if (st.isFile() && opts.filter.file(rel)) addFile(rel, real, st);
+        } else if (st.isFile() && opts.filter.file(rel)) addFile(rel, real, st, true);
       }
       // Sockets, FIFOs and devices are never content.
     }
   }
   dirs.sort();
-  return { root: rootReal, files, dirs, watchDirs, bytes, refused };
+  return { root: rootReal, paths, index, stats, targets, dirs, watchDirs, bytes, refused };
 }

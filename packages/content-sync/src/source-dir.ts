@@ -2,6 +2,7 @@
 // per file). Directories are handed over in batches, each watched at depth 0 and awaited before
 // the next, so the initial scan stays small in memory even on a 100k-file tree. The scanner
 // tells which directories exist; this module only reconciles the watch set and reports changes.
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { WatchDir } from './scan.ts';
@@ -43,7 +44,7 @@ export class DirWatcher {
       this.#owned.delete(dir);
     }
     const added = [...dirs].filter(([dir]) => !this.#owned.has(dir));
-    const limit = this.#opts.batchEntries ?? 4000;
+    const limit = this.#opts.batchEntries ?? 500;
     let batch: Array<[string, WatchDir]> = [];
     let entries = 0;
     for (const item of added) {
@@ -77,7 +78,14 @@ export class DirWatcher {
       batch.map(([d]) => d),
       // depth 0: each directory watches its own entries; subdirectories are in their own batch.
       // atomic off: an unlink is reported at once, not held back 100 ms to pair it with an add.
-      { depth: 0, ignoreInitial: true, atomic: false, followSymlinks: false, persistent: true },
+      {
+        depth: 0,
+        ignoreInitial: true,
+        atomic: false,
+        followSymlinks: false,
+        persistent: true,
+        ignored: (_path: string, st?: Stats) => st !== undefined && !st.isDirectory(),
+      },
     );
     // The raw event arrives first (before chokidar's own stat), which keeps propagation fast; the
     // normalised events follow and are cheap duplicates for the debounced syncer.

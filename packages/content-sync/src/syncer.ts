@@ -10,7 +10,7 @@ import { createFilter, type Filter } from './filter.ts';
 import { createMetrics, type RunResult, type SyncMetrics } from './metrics.ts';
 import { Pruner } from './prune.ts';
 import { currentId, prepareTarget, snapshotsDir, swapCurrent } from './publish.ts';
-import { scanTree, type Tree } from './scan.ts';
+import { sameFile, scanTree, type Tree } from './scan.ts';
 import { buildSnapshot, type Previous, UnstableError } from './snapshot.ts';
 import { ArchiveSource } from './source-archive.ts';
 import { DirWatcher } from './source-dir.ts';
@@ -79,6 +79,7 @@ export class Syncer {
   #seq = 0;
   #lastRefused = '';
   #prevDirs = '';
+  #pruning = false;
 
   constructor(cfg: SyncerConfig, source: SourceKind, deps: SyncerDeps) {
     this.#cfg = cfg;
@@ -259,7 +260,7 @@ export class Syncer {
       }
       try {
         const id = await this.#publish(tree, 'copy', forced);
-        this.#previous = { dir: join(this.#snapshots, id), files: tree.files };
+        this.#previous = { dir: join(this.#snapshots, id), tree };
         this.#prevDirs = tree.dirs.join('\0');
         await this.#watch(tree);
         return { result: 'published', snapshot: id };
@@ -307,15 +308,16 @@ export class Syncer {
     this.#current = id;
     this.#published = true;
     if (old && old !== id) this.#pruner.retire(old);
-    this.metrics.setCurrent(id, tree.files.size, tree.bytes);
+    this.metrics.setCurrent(id, tree.paths.length, tree.bytes);
     this.#log.info(
       {
         snapshot: id,
-        files: tree.files.size,
+        files: tree.paths.length,
         bytes: tree.bytes,
         linked: built.linked,
         copied: built.copied,
         ms: Math.round(performance.now() - t0),
+        rssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20),
       },
       'published',
     );
@@ -324,12 +326,21 @@ export class Syncer {
     return id;
   }
 
+  /** One prune at a time, and never during a sync (both would compete for the same disk). */
   async #prune(): Promise<void> {
+    if (this.#pruning || this.#stopping) return;
+    if (this.#running) {
+      void this.#running.finally(() => setImmediate(() => void this.#prune()));
+      return;
+    }
+    this.#pruning = true;
     try {
       const removed = await this.#pruner.prune(this.#current);
       if (removed.length) this.#log.debug({ removed }, 'pruned old snapshots');
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'pruning old snapshots failed');
+    } finally {
+      this.#pruning = false;
     }
   }
 
@@ -342,19 +353,11 @@ export class Syncer {
   #differs(tree: Tree, forced: ReadonlySet<string>): boolean {
     const prev = this.#previous;
     if (!prev) return true;
-    for (const rel of forced) if (tree.files.has(rel)) return true;
-    if (prev.files.size !== tree.files.size) return true;
-    for (const [rel, e] of tree.files) {
-      const p = prev.files.get(rel);
-      if (
-        !p ||
-        p.size !== e.size ||
-        p.mtimeMs !== e.mtimeMs ||
-        p.ctimeMs !== e.ctimeMs ||
-        p.ino !== e.ino ||
-        p.abs !== e.abs
-      )
-        return true;
+    for (const rel of forced) if (tree.index.has(rel)) return true;
+    if (prev.tree.paths.length !== tree.paths.length) return true;
+    for (let i = 0; i < tree.paths.length; i++) {
+      const j = prev.tree.index.get(tree.paths[i]!);
+      if (j === undefined || !sameFile(tree, i, prev.tree, j)) return true;
     }
     return tree.dirs.join('\0') !== this.#prevDirs;
   }

@@ -1,0 +1,223 @@
+// Shared by the tests: temp dirs, in-process syncers with captured logs, child processes of
+// dist/main.js, polling with a deadline, tree reading, a tiny symlink-resolving reader, tar crafting.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { createLogger, listen } from '@multipod/service';
+import { Header } from 'tar';
+import type { SourceKind } from './config.ts';
+import { Syncer, type SyncerConfig } from './syncer.ts';
+
+export const PKG = join(import.meta.dirname, '..');
+export const MAIN = join(PKG, 'dist/main.js');
+
+export function tempDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `content-sync-${name}-`));
+}
+
+/** Polls `check` until it returns a truthy value; fails with `what` after the deadline. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Every file under `dir` (following symlinks) → its text. */
+export function readTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[relative(dir, p)] = readFileSync(p, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The tree behind TARGET/current, or undefined before the first publish. */
+export function currentTree(target: string): Record<string, string> | undefined {
+  if (!existsSync(join(target, 'current'))) return undefined;
+  return readTree(realpathSync(join(target, 'current')));
+}
+
+export function snapshotIds(target: string): string[] {
+  try {
+    return readdirSync(join(target, '.snapshots'))
+      .filter((n) => !n.startsWith('.'))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+export const baseConfig: SyncerConfig = Object.freeze({
+  target: '/nonexistent',
+  interval: 60_000,
+  debounce: 20,
+  include: [],
+  exclude: [],
+  dotfiles: false,
+  maxFailures: 0,
+  pruneGrace: 60_000,
+  maxFiles: 1_000_000,
+  maxBytes: 64 * 2 ** 20,
+  httpTimeout: 5_000,
+  webhookUrl: undefined,
+  webhookRetries: 5,
+});
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export interface TestSyncer {
+  syncer: Syncer;
+  logs: LogLine[];
+  stop(): Promise<void>;
+}
+
+/** A Syncer in this process with its JSON log captured. */
+export function makeSyncer(
+  source: SourceKind,
+  config: Partial<SyncerConfig> & { target: string },
+): TestSyncer {
+  const logs: LogLine[] = [];
+  const stream = new PassThrough();
+  let buf = '';
+  stream.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    let nl = buf.indexOf('\n');
+    while (nl !== -1) {
+      logs.push(JSON.parse(buf.slice(0, nl)) as LogLine);
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf('\n');
+    }
+  });
+  const log = createLogger('content-sync', { level: 'debug', destination: stream });
+  const syncer = new Syncer({ ...baseConfig, ...config }, source, { log });
+  return { syncer, logs, stop: () => syncer.stop() };
+}
+
+export interface Child {
+  proc: ChildProcess;
+  lines: LogLine[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+  kill(): void;
+}
+
+/** Runs dist/main.js (built first when missing) with the given environment. */
+export function runMain(env: Record<string, string>, args: string[] = []): Child {
+  if (!existsSync(MAIN)) execFileSync(process.execPath, ['../../scripts/bundle.ts'], { cwd: PKG });
+  const proc = spawn(process.execPath, [MAIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', SYNC_ADMIN_HOST: '127.0.0.1', SYNC_ADMIN_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: LogLine[] = [];
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    let nl = out.indexOf('\n');
+    while (nl !== -1) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      try {
+        lines.push(JSON.parse(line) as LogLine);
+      } catch {
+        lines.push({ level: 'raw', msg: line });
+      }
+      nl = out.indexOf('\n');
+    }
+  });
+  proc.stderr!.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return {
+    proc,
+    lines,
+    stderr: () => err,
+    exited,
+    kill: () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    },
+  };
+}
+
+/** A minimal stand-in for web: resolves TARGET/current on every request and serves the file. */
+export async function startReader(target: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    try {
+      const root = realpathSync(join(target, 'current'));
+      const body = readFileSync(join(root, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  const port = await listen(server, { port: 0, host: '127.0.0.1', setting: 'test' });
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+export interface TarEntry {
+  path: string;
+  type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'CharacterDevice' | 'FIFO';
+  body?: string | Buffer;
+  linkpath?: string;
+  /** Size written in the header (defaults to the body's); lets a test lie like a tar bomb does. */
+  size?: number;
+}
+
+/** Builds a .tar.gz with node-tar's Header, byte for byte what a hostile archive may contain. */
+export function makeTarGz(entries: TarEntry[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const type = e.type ?? 'File';
+    const body = typeof e.body === 'string' ? Buffer.from(e.body) : (e.body ?? Buffer.alloc(0));
+    const size = type === 'File' ? (e.size ?? body.length) : 0;
+    const header = Buffer.alloc(512);
+    new Header({
+      path: e.path,
+      type,
+      size,
+      mode: type === 'Directory' ? 0o755 : 0o644,
+      mtime: new Date(1_700_000_000_000),
+      linkpath: e.linkpath ?? '',
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+    }).encode(header, 0);
+    blocks.push(header);
+    if (type === 'File' && body.length) {
+      blocks.push(body);
+      const pad = (512 - (body.length % 512)) % 512;
+      if (pad) blocks.push(Buffer.alloc(pad));
+    }
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
