@@ -109,6 +109,13 @@ describe('the pod view in Chromium', () => {
     await page.locator('#events li', { hasText: 'content-sync published snapshot' }).first().waitFor();
   });
 
+  it('shows one container’s output, as kubectl logs -c does', async () => {
+    await page.click('[data-container="content-sync"] [data-action="logs"]');
+    await page.locator('#logs-lines', { hasText: '"msg":"published"' }).waitFor({ timeout: 10_000 });
+    expect(await text('#logs-cmd')).toBe('kubectl logs full -c content-sync');
+    expect(await text('#logs-lines')).not.toContain('"component":"web"');
+  });
+
   it('follows traffic: the button sends 50 requests and the counts go up', async () => {
     const before = await number('#adapter-requests');
     await page.click('#btn-traffic');

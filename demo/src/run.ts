@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { removeEdit } from './actions.ts';
 import { type DemoOptions, parseArgs, USAGE, UsageError } from './cli.ts';
+import { LogBuffer } from './log-buffer.ts';
 import { formatLine } from './log-lines.ts';
 import { type PodPlan, planPod, portsFor, portsInUse } from './pod.ts';
 import { busyPorts, portHint } from './ports.ts';
@@ -69,6 +70,7 @@ export async function main(argv: readonly string[], env = process.env): Promise<
   const width = Math.max(4, ...plan.containers.map((c) => c.name.length));
   const index = new Map(plan.containers.map((c, i) => [c.name as string, i]));
   const demoLine = (msg: string) => say(formatLine('demo', msg, { colour, width, index: 4 }));
+  const logs = new LogBuffer();
   const supervisor = new Supervisor(
     plan.containers.map((c) => ({
       name: c.name,
@@ -78,11 +80,14 @@ export async function main(argv: readonly string[], env = process.env): Promise<
       cwd: REPO_ROOT,
     })),
     {
-      onLine: (name, line) => say(formatLine(name, line, { colour, width, index: index.get(name) ?? 0 })),
+      onLine: (name, line) => {
+        logs.add(name, line);
+        say(formatLine(name, line, { colour, width, index: index.get(name) ?? 0 }));
+      },
       onEvent: demoLine,
     },
   );
-  const view = createViewServer({ plan, supervisor, onAction: demoLine });
+  const view = createViewServer({ plan, supervisor, logs, onAction: demoLine });
 
   let stopping = false;
   const cleanup = async () => {

@@ -153,6 +153,15 @@ describe('the full pod', () => {
     expect((await fetch(api('/etc/passwd'))).status).toBe(404);
   });
 
+  it('keeps each container’s last output lines apart, for the logs panel', async () => {
+    const res = await fetch(api('/api/logs/web?tail=50'));
+    const body = (await res.json()) as { container: string; lines: string[] };
+    expect(body.container).toBe('web');
+    expect(body.lines.some((l) => l.includes('"msg":"listening"'))).toBe(true);
+    expect(body.lines.every((l) => !l.includes('"component":"content-sync"'))).toBe(true);
+    expect((await fetch(api('/api/logs/nginx'))).status).toBe(404);
+  });
+
   it('serves the page, its stylesheet and its script', async () => {
     const page = await fetch(api('/'));
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');

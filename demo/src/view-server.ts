@@ -1,5 +1,6 @@
 // The pod view's server: the page (plain HTML/CSS/JS from demo/view) and a small JSON API —
 //   GET  /api/state                          everything the page draws (see probe.ts)
+//   GET  /api/logs/<name>?tail=N              a container's last output lines (kubectl logs -c)
 //   POST /api/traffic?count=N                N requests through the pod's front door
 //   POST /api/edit                           publish an edit through the sidecar
 //   POST /api/containers/<name>/stop|start|kill
@@ -8,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { sendTraffic, writeEdit } from './actions.ts';
+import type { LogBuffer } from './log-buffer.ts';
 import type { PodPlan } from './pod.ts';
 import { collectState } from './probe.ts';
 import type { Supervisor } from './supervisor.ts';
@@ -28,6 +30,7 @@ const TYPES: Record<string, string> = {
 export interface ViewServerDeps {
   plan: PodPlan;
   supervisor: Supervisor;
+  logs?: LogBuffer;
   /** Told about each experiment, for the runner's log. */
   onAction?(message: string): void;
 }
@@ -60,6 +63,17 @@ async function handle(deps: ViewServerDeps, req: IncomingMessage, res: ServerRes
   }
   if (req.method === 'GET' && path === '/api/state') {
     json(res, 200, await collectState(deps.plan, deps.supervisor));
+    return;
+  }
+  const logsOf = /^\/api\/logs\/([a-z-]+)$/.exec(path);
+  if (req.method === 'GET' && logsOf) {
+    const name = logsOf[1]!;
+    if (!deps.supervisor.get(name)) {
+      json(res, 404, { error: `no container named ${name}` });
+      return;
+    }
+    const tail = Math.min(Math.max(Number(url.searchParams.get('tail') ?? '100') || 100, 1), 200);
+    json(res, 200, { container: name, lines: deps.logs?.get(name, tail) ?? [] });
     return;
   }
   if (!path.startsWith('/api/')) {

@@ -7,6 +7,9 @@ let state;
 let previous;
 /** Recent (time, request count) pairs, for a rate over the last 5 seconds. */
 const history = [];
+/** The container whose logs are open, if any. */
+let logsOf;
+const POD_NAMES = { full: 'full', sidecar: 'sidecar', ambassador: 'ambassador-inbound', adapter: 'adapter' };
 
 // What flows in the pod: [from, to, label, the container whose absence breaks it].
 function flows(s) {
@@ -93,6 +96,13 @@ function drawContainer(c) {
     `${pid} · restarts ${c.restarts}${c.ready ? '' : ` · readyz: ${c.readyDetail}`}`;
   const actions = $('.actions', card);
   if (!actions.childElementCount) {
+    const logsButton = document.createElement('button');
+    logsButton.type = 'button';
+    logsButton.textContent = 'logs';
+    logsButton.title = `this container's output, like kubectl logs -c ${c.name}`;
+    logsButton.dataset.action = 'logs';
+    logsButton.addEventListener('click', () => openLogs(c.name));
+    actions.append(logsButton);
     for (const [verb, cls, title] of [
       ['stop', '', 'SIGTERM; stays down until start'],
       ['start', '', 'start it again'],
@@ -197,7 +207,6 @@ function draw() {
         `${rate.toFixed(1)} req/s (last ${Math.round((now - first.at) / 1000)} s)`;
     }
   }
-  noteChanges(previous, s);
   drawArrows(s);
 }
 
@@ -262,17 +271,58 @@ function edge(r, p) {
   return { x: c.x + dx * t, y: c.y + dy * t };
 }
 
+function openLogs(name) {
+  logsOf = name;
+  $('#logs').hidden = false;
+  $('#logs-cmd').textContent = `kubectl logs ${POD_NAMES[state?.pattern] ?? 'full'} -c ${name}`;
+  $('#logs-lines').textContent = '';
+  refreshLogs();
+  if (state) draw();
+}
+
+async function refreshLogs() {
+  if (!logsOf) return;
+  const name = logsOf;
+  try {
+    const res = await fetch(`/api/logs/${name}?tail=100`, { cache: 'no-store' });
+    const body = await res.json();
+    if (name !== logsOf) return;
+    const pre = $('#logs-lines');
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = body.lines.join('\n') || '(no output yet)';
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  } catch {
+    // the runner is gone; the connection banner says so
+  }
+}
+
+/** One poll at a time: a button's poll while the timer's is in flight runs right after it. */
+let polling = false;
+let pollAgain = false;
 async function poll() {
+  if (polling) {
+    pollAgain = true;
+    return;
+  }
+  polling = true;
   try {
     const res = await fetch('/api/state', { cache: 'no-store' });
     const next = await res.json();
     previous = state;
     state = next;
     $('#connection').hidden = true;
+    noteChanges(previous, state);
     draw();
+    refreshLogs();
     document.body.dataset.polls = String(Number(document.body.dataset.polls ?? 0) + 1);
   } catch {
     $('#connection').hidden = false;
+  } finally {
+    polling = false;
+    if (pollAgain) {
+      pollAgain = false;
+      poll();
+    }
   }
 }
 
@@ -300,6 +350,11 @@ $('#btn-stop-web').addEventListener('click', () =>
 $('#btn-start-web').addEventListener('click', () =>
   act('starting web', '/api/containers/web/start', () => 'web starting'),
 );
+$('#logs-close').addEventListener('click', () => {
+  logsOf = undefined;
+  $('#logs').hidden = true;
+  if (state) draw();
+});
 window.addEventListener('resize', () => state && draw());
 poll();
 setInterval(poll, POLL_MS);
