@@ -1,0 +1,38 @@
+// Native sidecars (initContainers with restartPolicy: Always): Kubernetes ≥ 1.29 only, so this
+// file runs with the kind driver; podman 4.3 would run them as plain init containers that must
+// exit (see vitest.config.ts).
+import { describe, expect, it } from 'vitest';
+import { deploy } from '../../src/fixture.ts';
+import { eventually, get, get200, metricValue } from '../../src/wait.ts';
+
+describe('full-native-sidecars', () => {
+  const pod = deploy('full-native-sidecars');
+
+  it('becomes Ready with web as the only app container and content from its first request', async () => {
+    const front = pod.current.url('full', 8000);
+    expect(await get200(`${front}/version.txt`)).toBe('version 1\n');
+    // log-adapter started before web, so it saw the log from its first line.
+    for (let i = 0; i < 4; i++) expect((await get(`${front}/missing-native-${i}`)).status).toBe(404);
+    await eventually(
+      async () => {
+        const metrics = await get200(`${pod.current.url('full', 9113)}/metrics`);
+        expect(metricValue(metrics, 'http_requests_total', { method: 'GET', code: '404' })).toBe(4);
+      },
+      { timeoutMs: 30_000, what: 'adapter counted 4 404s' },
+    );
+  });
+
+  it('a killed native sidecar is restarted while web keeps serving', async () => {
+    const before = await pod.current.restartCount('full', 'content-sync');
+    await pod.current.killContainer('full', 'content-sync');
+    await eventually(
+      async () => expect(await pod.current.restartCount('full', 'content-sync')).toBeGreaterThan(before),
+      {
+        timeoutMs: 60_000,
+        what: 'content-sync restarted',
+      },
+    );
+    await pod.current.waitReady('full');
+    expect(await get200(`${pod.current.url('full', 8000)}/version.txt`)).toBe('version 1\n');
+  });
+});

@@ -1,0 +1,169 @@
+// Measures the images the e2e suite runs: size against the base, and time from `podman start`
+// to /readyz 200 beside `node -e 0` started the same way in the same image. Prints a markdown
+// table and writes images/results.md. Usage (after `pnpm build`):
+//   node images/measure.ts [--runs 5] [--base <image>]
+// Builds the offline images first (images/offline.ts) unless they exist; runs each container
+// with a read-only root filesystem, as the manifests do.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  buildComponent,
+  buildNodeBase,
+  COMPONENTS,
+  type Component,
+  imageName,
+  LOCAL_BASE,
+  repoRoot,
+} from './offline.ts';
+
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, base: { type: 'string' } },
+});
+const runs = Math.max(1, Number(values.runs));
+
+function podman(args: string[]): string {
+  const r = spawnSync('podman', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`podman ${args.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Each component's readiness port and the minimum it needs to become ready on its own. */
+function runArgs(c: Component, fixtures: string): { port: number; args: string[] } {
+  const tmp = (path: string) => ['--tmpfs', `${path}:mode=1777,size=16m`];
+  switch (c) {
+    case 'web':
+      return { port: 8080, args: [...tmp('/srv/www'), '-e', 'WEB_ROOT=/srv/www'] };
+    case 'content-sync':
+      return {
+        port: 8081,
+        args: [
+          ...tmp('/srv/www'),
+          '-v',
+          `${fixtures}:/config:ro`,
+          '-e',
+          'SYNC_SOURCE=/config',
+          '-e',
+          'SYNC_TARGET=/srv/www',
+        ],
+      };
+    case 'ambassador':
+      return { port: 9901, args: ['-e', 'AMBASSADOR_UPSTREAMS=http://127.0.0.1:8080'] };
+    case 'log-adapter':
+      // Ready once the log exists (in a pod, web creates it): give it an empty one.
+      return {
+        port: 9113,
+        args: ['-v', `${fixtures}:/var/log/web:ro`, '-e', 'ADAPTER_LOG_PATH=/var/log/web/access.log'],
+      };
+  }
+}
+
+async function readyAfterStart(image: string, c: Component, fixtures: string): Promise<number> {
+  const { port, args } = runArgs(c, fixtures);
+  const hostPort = await freePort();
+  const id = podman([
+    'create',
+    '--read-only',
+    '--cap-drop',
+    'ALL',
+    '-p',
+    `127.0.0.1:${hostPort}:${port}`,
+    ...args,
+    image,
+  ]);
+  try {
+    const t0 = performance.now();
+    podman(['start', id]);
+    const deadline = t0 + 30_000;
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${hostPort}/readyz`, { signal: AbortSignal.timeout(1000) })
+        .then((r) => r.status === 200)
+        .catch(() => false);
+      if (ok) return performance.now() - t0;
+      if (performance.now() > deadline)
+        throw new Error(`${c}: /readyz not 200 within 30 s:\n${podman(['logs', id])}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    podman(['rm', '--force', '--time', '0', id]);
+  }
+}
+
+function nodeBaseline(image: string): number {
+  const id = podman([
+    'create',
+    '--read-only',
+    '--cap-drop',
+    'ALL',
+    '--entrypoint',
+    '/nodejs/bin/node',
+    image,
+    '-e',
+    '0',
+  ]);
+  try {
+    const t0 = performance.now();
+    podman(['start', id]);
+    podman(['wait', id]); // same `podman start` as above, then until node has exited
+    return performance.now() - t0;
+  } finally {
+    podman(['rm', '--force', id]);
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+const base = values.base ?? buildNodeBase();
+const baseSize = Number(podman(['image', 'inspect', base, '--format', '{{.Size}}']));
+const fixtures = mkdtempSync(join(tmpdir(), 'multipod-measure-'));
+chmodSync(fixtures, 0o755); // read by uid 65532 in the container
+writeFileSync(join(fixtures, 'index.html'), '<!doctype html><title>measure</title>\n');
+writeFileSync(join(fixtures, 'access.log'), '');
+const rows: string[] = [];
+try {
+  for (const c of COMPONENTS) {
+    const image = buildComponent(c, { base });
+    const size = Number(podman(['image', 'inspect', image, '--format', '{{.Size}}']));
+    const ready: number[] = [];
+    const node: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      ready.push(await readyAfterStart(image, c, fixtures));
+      node.push(nodeBaseline(image));
+    }
+    const r = median(ready);
+    const n = median(node);
+    rows.push(
+      `| multipod-${c} | ${mb(size)} | ${mb(baseSize)} | ${(size / baseSize).toFixed(3)}× | ${mb(size - baseSize)} | ${r.toFixed(0)} | ${n.toFixed(0)} | ${(r - n).toFixed(0)} |`,
+    );
+    process.stderr.write(`measured ${imageName(c)}\n`);
+  }
+} finally {
+  rmSync(fixtures, { recursive: true, force: true });
+}
+
+const table = [
+  `Base: \`${base}\`${base === LOCAL_BASE ? ' (local stand-in for distroless nodejs24, built from the host Node binary)' : ''}; median of ${runs} runs; podman ${podman(['version', '--format', '{{.Client.Version}}'])}, read-only root filesystem.`,
+  '',
+  '| image | size MB | base MB | size / base | app layer MB | start → /readyz 200 ms | start → `node -e 0` exit ms | difference ms |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows,
+  '',
+].join('\n');
+process.stdout.write(`${table}\n`);
+writeFileSync(
+  join(repoRoot, 'images/results.md'),
+  `# Image measurements (\`node images/measure.ts\`)\n\n${table}`,
+);
