@@ -3,12 +3,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseExposition, tempDir } from './testing.ts';
+import { builtMain, parseExposition, tempDir } from './testing.ts';
 
-const pkg = fileURLToPath(new URL('..', import.meta.url));
-const main = join(pkg, 'dist/main.js');
+let main = '';
 const line = (path: string, code = 200) =>
   `127.0.0.1 - - [25/Nov/2026:13:55:02 +0000] "GET ${path} HTTP/1.1" ${code} 10 "-" "curl/8.5.0" 0.004\n`;
 
@@ -38,9 +36,8 @@ describe('multipod-log-adapter process', () => {
   const children: ChildProcess[] = [];
 
   beforeAll(() => {
-    // Tests run the bundle users run; build it fresh from the sources under test.
-    const b = spawnSync(process.execPath, ['../../scripts/bundle.ts'], { cwd: pkg, encoding: 'utf8' });
-    if (b.status !== 0) throw new Error(`build failed: ${b.stderr}`);
+    // Tests run the bundle users run, built from the sources under test.
+    main = builtMain();
   });
   afterEach(() => {
     for (const c of children.splice(0)) c.kill('SIGKILL');

@@ -4,12 +4,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseExposition, tempDir } from './testing.ts';
+import { builtMain, parseExposition, tempDir } from './testing.ts';
 
-const pkg = fileURLToPath(new URL('..', import.meta.url));
-const main = join(pkg, 'dist/main.js');
+let main = '';
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -38,8 +36,7 @@ describe('log-adapter beside real nginx under wrk load', () => {
     need('nginx', ['-v']);
     need('wrk', ['--version']);
     need('promtool', ['--version']);
-    const b = spawnSync(process.execPath, ['../../scripts/bundle.ts'], { cwd: pkg, encoding: 'utf8' });
-    if (b.status !== 0) throw new Error(`build failed: ${b.stderr}`);
+    main = builtMain();
     // nginx's workers run as an unprivileged user: they must be able to read the site.
     chmodSync(tmp.dir, 0o755);
     mkdirSync(join(tmp.dir, 'www'));

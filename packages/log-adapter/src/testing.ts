@@ -1,8 +1,10 @@
 // Helpers for this package's tests: an adapter on port 0 over a temp dir, and reading /metrics back.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { createLogger, loadSettings } from '@multipod/service';
 import { type Adapter, createAdapter } from './adapter.ts';
 import { settings } from './config.ts';
@@ -14,6 +16,26 @@ export interface TestAdapter {
   scrape(accept?: string): Promise<Map<string, number>>;
   text(accept?: string): Promise<string>;
   close(): Promise<void>;
+}
+
+const pkg = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * dist/main.js, rebuilt first only if a source is newer (after `pnpm build` it is not, so tests
+ * never rewrite a bundle another suite may be running).
+ */
+export function builtMain(): string {
+  const main = join(pkg, 'dist/main.js');
+  const sources = [join(pkg, 'src'), join(pkg, '../service/src')].flatMap((dir) =>
+    (readdirSync(dir, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .map((f) => statSync(join(dir, f)).mtimeMs),
+  );
+  if (!existsSync(main) || statSync(main).mtimeMs < Math.max(...sources)) {
+    const b = spawnSync(process.execPath, ['../../scripts/bundle.ts'], { cwd: pkg, encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`build failed: ${b.stderr}`);
+  }
+  return main;
 }
 
 export function tempDir(): { dir: string; remove(): void } {
