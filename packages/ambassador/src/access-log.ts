@@ -1,5 +1,6 @@
-// The access log: one JSON line per request or TCP connection on stdout. Written asynchronously
-// (pino with a non-blocking destination) so logging does not cost the hot path; flushed at shutdown.
+// The access log: one JSON line per request or TCP connection on stdout, in the same shape as the
+// component log. Lines are built directly (fixed fields, no logger machinery) and handed to an
+// asynchronous pino destination, which batches writes off the hot path; flushed at shutdown.
 import { pino } from 'pino';
 
 export interface AccessEntry {
@@ -23,19 +24,25 @@ export interface AccessLog {
   flush(): void;
 }
 
+const str = JSON.stringify;
+
+/** One line, e.g. {"level":"info","time":"…","component":"ambassador","log":"access","listener":"web",…} */
+export function formatAccess(e: AccessEntry, time: string): string {
+  let line = `{"level":"info","time":"${time}","component":"ambassador","log":"access","listener":${str(e.listener)}`;
+  if (e.route !== undefined) line += `,"route":${str(e.route)}`;
+  if (e.method !== undefined) line += `,"method":${str(e.method)}`;
+  if (e.path !== undefined) line += `,"path":${str(e.path)}`;
+  line += `,"upstream":${str(e.upstream)},"status":${str(e.status)},"bytes":${e.bytes}`;
+  if (e.bytesIn !== undefined) line += `,"bytesIn":${e.bytesIn}`;
+  line += `,"durationMs":${e.durationMs},"retries":${e.retries}`;
+  if (e.error !== undefined) line += `,"error":${str(e.error)}`;
+  return `${line}}\n`;
+}
+
 export function createAccessLog(dest?: NodeJS.WritableStream): AccessLog {
   const stream = dest ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const logger = pino(
-    {
-      base: { component: 'ambassador', log: 'access' },
-      messageKey: 'msg',
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    stream,
-  );
   return {
-    write: (entry) => logger.info(entry),
+    write: (entry) => stream.write(formatAccess(entry, new Date().toISOString())),
     flush: () => {
       const s = stream as { flushSync?: () => void };
       try {
