@@ -1,5 +1,7 @@
 // The HTTP listener against real upstream servers on 127.0.0.1: balancing, failures, retries,
 // headers, and what it refuses.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -115,6 +117,38 @@ describe('failures', () => {
     expect(r.status).toBe(504);
     expect(r.body).toMatch(/did not answer in time/);
     expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('an upstream that never completes the TCP handshake → 504 after the connect timeout', async () => {
+    // A listener whose process then blocks (no CPU used): once its accept queue (backlog 1) is
+    // full, the kernel drops new SYNs, so a connect hangs as it would to a vanished host.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{console.log(s.address().port);setTimeout(()=>Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0),100)})",
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+      const port = Number(line.toString().trim());
+      await new Promise((r) => setTimeout(r, 300));
+      const fillers = Array.from({ length: 4 }, () => connect(port, '127.0.0.1').on('error', () => {}));
+      await new Promise((r) => setTimeout(r, 200));
+      const amb = await ambassador({
+        AMBASSADOR_UPSTREAMS: `http://127.0.0.1:${port}`,
+        AMBASSADOR_CONNECT_TIMEOUT: '300ms',
+      });
+      const t0 = Date.now();
+      const r = await get(`${amb.url}/`);
+      expect(r.status).toBe(504);
+      expect(r.body).toBe('504 gateway timeout: connecting to the upstream timed out\n');
+      expect(Date.now() - t0).toBeLessThan(3000);
+      for (const f of fillers) f.destroy();
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('an empty pool answers 503 at once', async () => {
