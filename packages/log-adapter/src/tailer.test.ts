@@ -217,6 +217,25 @@ describe('tailer failure modes', () => {
     expect(await count()).toBe(2);
   });
 
+  it('restart with positions file and a glob, after a rotation while stopped: the rotated file resumes, the new one is read whole', async () => {
+    const positions = join(tmp.dir, 'positions.json');
+    writeFileSync(log, lines(3));
+    const glob = join(tmp.dir, 'access.log*');
+    t = await startAdapter({
+      ADAPTER_LOG_PATH: glob,
+      ADAPTER_POSITIONS: positions,
+      ADAPTER_START: 'beginning',
+    });
+    expect(await count()).toBe(3);
+    await t.close();
+    t = undefined;
+    appendFileSync(log, lines(2, 3)); // written after the stop, before the rotation
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, lines(4, 5));
+    t = await startAdapter({ ADAPTER_LOG_PATH: glob, ADAPTER_POSITIONS: positions, ADAPTER_START: 'end' });
+    expect(await count()).toBe(6);
+  });
+
   it('glob: new files are picked up; a rotated file the glob also matches is not read twice', async () => {
     mkdirSync(join(tmp.dir, 'a'));
     const a = join(tmp.dir, 'a', 'access.log');

@@ -94,9 +94,10 @@ export class Tailer {
     for (const t of this.#retired.splice(0)) await t.close();
   }
 
-  /** Positions of every open file, for the positions file. */
+  /** Positions of every open file (and saved ones of files not opened yet), for the positions file. */
   positions(): PositionMap {
-    const out: PositionMap = new Map(this.#opts.positions);
+    const out: PositionMap = new Map();
+    for (const [path, p] of this.#opts.positions) if (this.#exists(path)) out.set(path, p);
     for (const t of this.#tails.values()) {
       const p = t.position;
       if (p) out.set(t.path, p);
@@ -165,6 +166,8 @@ export class Tailer {
       }
       const done = this.#ctx.done.get(`${id.dev}:${id.ino}`);
       if (done) return done;
+      // Rotated while the adapter was stopped: the positions file knows it under its old name.
+      for (const p of this.#opts.positions.values()) if (p.dev === id.dev && p.ino === id.ino) return p;
     }
     // A file that appears after start-up is new: all of it is unread.
     if (!first) return 'beginning';
