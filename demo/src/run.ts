@@ -116,6 +116,8 @@ export async function main(argv: readonly string[], env = process.env): Promise<
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // The terminal went away: the containers must not outlive it.
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
   // Whatever happens to the runner, no container outlives it.
   process.on('exit', () => supervisor.killAllNow());
 
