@@ -146,7 +146,7 @@ try {
     const r = median(ready);
     const n = median(node);
     rows.push(
-      `| multipod-${c} | ${mb(size)} | ${mb(baseSize)} | ${(size / baseSize).toFixed(3)}× | ${mb(size - baseSize)} | ${r.toFixed(0)} | ${n.toFixed(0)} | ${(r - n).toFixed(0)} |`,
+      `| multipod-${c} | ${mb(size)} | ${mb(baseSize)} | ${(size / baseSize).toFixed(3)}× ${size / baseSize <= 1.05 ? '✓' : '✗ (goal ≤ 1.05×)'} | ${mb(size - baseSize)} | ${r.toFixed(0)} | ${n.toFixed(0)} | ${(r - n).toFixed(0)} |`,
     );
     process.stderr.write(`measured ${imageName(c)}\n`);
   }

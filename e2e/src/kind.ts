@@ -40,33 +40,44 @@ class KindDeployment implements Deployment {
   readonly pods: string[];
   private readonly ns: string;
   private readonly forwards = new Map<string, { child: ChildProcess; ports: Map<number, number> }>();
+  private stopping = false;
 
   constructor(ns: string, pods: string[]) {
     this.ns = ns;
     this.pods = pods;
   }
 
-  /** `kubectl port-forward pod/<name> :p1 :p2…`, one per pod, restarted if the pod restarted. */
+  /**
+   * `kubectl port-forward pod/<name> :p1 :p2…`, one per pod. kubectl may exit when a container
+   * restarts; it is then started again on the same local ports, so URLs stay valid.
+   */
   async forward(pod: string, containerPorts: number[]): Promise<void> {
     if (containerPorts.length === 0) return;
-    const child = spawn(
-      'kubectl',
-      ['-n', this.ns, 'port-forward', `pod/${pod}`, ...containerPorts.map((p) => `:${p}`)],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
     const ports = new Map<number, number>();
-    let out = '';
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      for (const m of out.matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g))
-        ports.set(Number(m[2]), Number(m[1]));
-    });
-    this.forwards.set(pod, { child, ports });
+    const start = (spec: string[]) => {
+      const child = spawn('kubectl', ['-n', this.ns, 'port-forward', `pod/${pod}`, ...spec], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout?.on('data', (b: Buffer) => {
+        out += b.toString();
+        for (const m of out.matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g)) {
+          ports.set(Number(m[2]), Number(m[1]));
+        }
+      });
+      child.on('exit', () => {
+        if (this.stopping) return;
+        setTimeout(() => {
+          if (!this.stopping) start([...ports].map(([remote, local]) => `${local}:${remote}`));
+        }, 500);
+      });
+      this.forwards.set(pod, { child, ports });
+    };
+    start(containerPorts.map((p) => `:${p}`));
     await eventually(
       () => {
-        if (ports.size < containerPorts.length) throw new Error(`port-forward ${pod}: ${out}`);
+        if (ports.size < containerPorts.length)
+          throw new Error(`port-forward ${pod}: not all ports forwarded yet`);
       },
       { timeoutMs: 30_000, what: `port-forward to ${pod}` },
     );
@@ -149,8 +160,10 @@ class KindDeployment implements Deployment {
   }
 
   async deletePod(pod: string): Promise<void> {
-    this.forwards.get(pod)?.child.kill();
+    const fwd = this.forwards.get(pod);
     this.forwards.delete(pod);
+    fwd?.child.removeAllListeners('exit');
+    fwd?.child.kill();
     run('kubectl', ['-n', this.ns, 'delete', 'pod', pod, '--wait=true', '--timeout=60s']);
     const i = this.pods.indexOf(pod);
     if (i >= 0) this.pods.splice(i, 1);
@@ -198,6 +211,7 @@ class KindDeployment implements Deployment {
   }
 
   async down(): Promise<void> {
+    this.stopping = true;
     for (const f of this.forwards.values()) f.child.kill();
     this.forwards.clear();
     run('kubectl', ['delete', 'namespace', this.ns, '--wait=true', '--timeout=120s'], { allowFail: true });
