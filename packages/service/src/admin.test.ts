@@ -67,7 +67,15 @@ describe('admin server', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/openmetrics-text/);
     const body = await res.text();
     expect(body).toContain('fixture_hits_total{code="200"} 3');
+    expect(body).toContain('# TYPE fixture_hits counter');
     expect(body.trimEnd().endsWith('# EOF')).toBe(true);
+  });
+
+  it('keeps counter names intact in the text format after an OpenMetrics scrape', async () => {
+    await fetch(`${base}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain('# TYPE fixture_hits_total counter');
+    expect(text).toContain('fixture_hits_total{code="200"} 3');
   });
 
   it('routes extra paths and 404s the rest', async () => {

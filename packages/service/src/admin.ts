@@ -56,10 +56,44 @@ export async function renderMetrics(
   accept: string | undefined,
 ): Promise<{ contentType: string; body: string }> {
   if (accept?.includes('application/openmetrics-text')) {
-    // A registry's format is fixed when it is made; a merged view shares the same metric objects.
-    const view = Registry.merge([registry]) as unknown as Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>;
-    view.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    const view = openMetricsView(registry);
     return { contentType: view.contentType, body: await view.metrics() };
   }
   return { contentType: registry.contentType, body: await registry.metrics() };
+}
+
+/**
+ * A registry's format is fixed when it is made, so OpenMetrics goes through a second registry over
+ * the same metrics. prom-client renames every counter it renders as OpenMetrics (`x_total` → `x`,
+ * in place), which would break the plain-text scrape after it; counters therefore enter the view
+ * as proxies that carry their own name and strip the suffix from a copy of the data.
+ */
+function openMetricsView(registry: Registry): Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE> {
+  const view = new Registry() as unknown as Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>;
+  view.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  for (const metric of registry.getMetricsAsArray() as unknown as PromMetric[]) {
+    if (metric.type !== 'counter') {
+      view.registerMetric(metric as never);
+      continue;
+    }
+    const proxy: PromMetric = {
+      name: metric.name,
+      help: metric.help,
+      type: metric.type,
+      get: async () => {
+        const data = await metric.get();
+        return { ...data, name: data.name.replace(/_total$/, '') };
+      },
+    };
+    view.registerMetric(proxy as never);
+  }
+  return view;
+}
+
+/** The part of a prom-client metric object that a registry reads when it renders. */
+interface PromMetric {
+  name: string;
+  help: string;
+  type: string;
+  get(): Promise<{ name: string; help: string; type: string; values: unknown[] }>;
 }
