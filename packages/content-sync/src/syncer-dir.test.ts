@@ -327,9 +327,11 @@ describe('webhook', () => {
     await waitFor('three calls', () => calls.length === 3);
     expect(calls.map((c) => c.status)).toEqual([503, 503, 204]);
     for (const c of calls) expect(JSON.parse(c.body)).toEqual({ snapshot: id });
-    const { body } = await renderMetrics(t.syncer.metrics.registry, undefined);
+    const body = await waitFor('the success counted', async () => {
+      const text = (await renderMetrics(t.syncer.metrics.registry, undefined)).body;
+      return text.includes('content_sync_webhook_calls_total{result="success"} 1') ? text : undefined;
+    });
     expect(body).toContain('content_sync_webhook_calls_total{result="retry"} 2');
-    expect(body).toContain('content_sync_webhook_calls_total{result="success"} 1');
     put('index.html', 'v2');
     await waitFor('a call for the second snapshot', () => calls.length === 4);
     expect(JSON.parse(calls[3]!.body).snapshot).toBe(

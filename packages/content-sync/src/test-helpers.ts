@@ -124,10 +124,11 @@ export interface Child {
   kill(): void;
 }
 
-/** Runs dist/main.js (built first when missing) with the given environment. */
-export function runMain(env: Record<string, string>, args: string[] = []): Child {
-  if (!existsSync(MAIN)) execFileSync(process.execPath, ['../../scripts/bundle.ts'], { cwd: PKG });
-  const proc = spawn(process.execPath, [MAIN, ...args], {
+/** Runs dist/main.js (built first when missing), or another component's, with the given environment. */
+export function runMain(env: Record<string, string>, args: string[] = [], main = MAIN): Child {
+  if (main === MAIN && !existsSync(MAIN))
+    execFileSync(process.execPath, ['../../scripts/bundle.ts'], { cwd: PKG });
+  const proc = spawn(process.execPath, [main, ...args], {
     env: { PATH: process.env.PATH ?? '', SYNC_ADMIN_HOST: '127.0.0.1', SYNC_ADMIN_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

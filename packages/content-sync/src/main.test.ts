@@ -1,0 +1,173 @@
+// The process as an init container or a sidecar: exit codes, admin endpoints, SIGTERM mid-publish.
+// Runs dist/main.js as a child (built first when missing).
+import { mkdirSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { closeServer, listen } from '@multipod/service';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Child, currentTree, readTree, removeDir, runMain, tempDir, waitFor } from './test-helpers.ts';
+
+let root: string;
+const children: Child[] = [];
+const run = (env: Record<string, string>, args: string[] = []) => {
+  const c = runMain(env, args);
+  children.push(c);
+  return c;
+};
+
+beforeAll(() => {
+  root = tempDir('main');
+});
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill();
+});
+afterAll(() => removeDir(root));
+
+describe('settings', () => {
+  it.each([
+    [{}, /missing setting --source \/ SYNC_SOURCE/],
+    [{ SYNC_SOURCE: 'relative/dir' }, /not an absolute directory path or an http\(s\) URL/],
+    [{ SYNC_SOURCE: 'ftp://example.test/site.tar.gz' }, /not a directory or an http\(s\) URL/],
+    [
+      { SYNC_SOURCE: '/srv/content', SYNC_INTERVAL: '10x' },
+      /--interval \/ SYNC_INTERVAL: "10x" is not a duration/,
+    ],
+    [{ SYNC_SOURCE: '/srv/content', SYNC_ADMIN_PORT: '70000' }, /SYNC_ADMIN_PORT: "70000" is not an integer/],
+    [{ SYNC_SOURCE: '/srv', SYNC_TARGET: '/srv/www' }, /overlap/],
+    [{ SYNC_SOURCE: '/srv/content', SYNC_WEBHOOK_URL: 'not a url' }, /SYNC_WEBHOOK_URL/],
+  ])('exits 2 with one line naming the setting: %o', async (env, why) => {
+    const c = run(env);
+    expect(await c.exited).toBe(2);
+    const said = c.stderr() + c.lines.map((l) => l.msg).join('\n');
+    expect(said).toMatch(why);
+  });
+
+  it('lists every setting in --help', async () => {
+    const c = run({}, ['--help']);
+    expect(await c.exited).toBe(0);
+  });
+});
+
+describe('SYNC_ONCE (init container)', () => {
+  it('syncs once, calls the webhook, and exits 0', async () => {
+    const src = join(root, 'once-src');
+    const target = join(root, 'once-www');
+    mkdirSync(join(src, 'css'), { recursive: true });
+    writeFileSync(join(src, 'index.html'), 'home');
+    writeFileSync(join(src, 'css/a.css'), 'a{}');
+    const hooks: string[] = [];
+    const hook: Server = createServer((req, res) => {
+      let b = '';
+      req.on('data', (c: Buffer) => {
+        b += c.toString();
+      });
+      req.on('end', () => {
+        hooks.push(b);
+        res.writeHead(200).end();
+      });
+    });
+    const port = await listen(hook, { port: 0, host: '127.0.0.1', setting: 'test' });
+    try {
+      const c = run({
+        SYNC_SOURCE: src,
+        SYNC_TARGET: target,
+        SYNC_ONCE: 'true',
+        SYNC_WEBHOOK_URL: `http://127.0.0.1:${port}/`,
+      });
+      expect(await c.exited).toBe(0);
+      expect(currentTree(target)).toEqual({ 'index.html': 'home', 'css/a.css': 'a{}' });
+      const id = readlinkSync(join(target, 'current')).slice('.snapshots/'.length);
+      expect(hooks.map((h) => JSON.parse(h))).toEqual([{ snapshot: id }]);
+      expect(c.lines.at(-1)?.msg).toBe('synced once; exiting');
+    } finally {
+      await closeServer(hook);
+    }
+  });
+
+  it('exits 1 with the reason when the source is missing', async () => {
+    const c = run({
+      SYNC_SOURCE: join(root, 'nope'),
+      SYNC_TARGET: join(root, 'nope-www'),
+      SYNC_ONCE: 'true',
+    });
+    expect(await c.exited).toBe(1);
+    expect(c.lines.find((l) => l.level === 'fatal')?.msg).toMatch(
+      /sync failed: source directory .*nope is missing/,
+    );
+  });
+
+  it('exits 1 with the reason when the archive URL answers 404', async () => {
+    const s: Server = createServer((_req, res) => res.writeHead(404).end());
+    const port = await listen(s, { port: 0, host: '127.0.0.1', setting: 'test' });
+    try {
+      const c = run({
+        SYNC_SOURCE: `http://127.0.0.1:${port}/site.tar.gz`,
+        SYNC_TARGET: join(root, 'url-www'),
+        SYNC_ONCE: 'true',
+      });
+      expect(await c.exited).toBe(1);
+      expect(c.lines.find((l) => l.level === 'fatal')?.msg).toMatch(/answered 404/);
+    } finally {
+      await closeServer(s);
+    }
+  });
+});
+
+describe('sidecar process', () => {
+  it('answers /readyz 503 until the first publish, then 200; /healthz and /metrics', async () => {
+    const src = join(root, 'late-src');
+    const c = run({ SYNC_SOURCE: src, SYNC_TARGET: join(root, 'late-www'), SYNC_INTERVAL: '200ms' });
+    const admin = await waitFor(
+      'the admin port',
+      () => c.lines.find((l) => l.msg.startsWith('admin server'))?.port,
+    );
+    const base = `http://127.0.0.1:${admin}`;
+    const res = await fetch(`${base}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.text()).toMatch(/no snapshot published yet/);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    mkdirSync(src);
+    writeFileSync(join(src, 'index.html'), 'late');
+    await waitFor('ready', async () => (await fetch(`${base}/readyz`)).status === 200);
+    const text = await waitFor('the run counted', async () => {
+      const t = await (await fetch(`${base}/metrics`)).text();
+      return t.includes('content_sync_runs_total{result="published"} 1') ? t : undefined;
+    });
+    expect(text).toContain('content_sync_watched_directories 1');
+    expect(text).toMatch(/content_sync_runs_total\{result="error"\} [1-9]/);
+    c.proc.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+  });
+
+  it('on SIGTERM in the middle of a publish exits 0 and leaves the live snapshot whole', async () => {
+    const src = join(root, 'big-src');
+    const target = join(root, 'big-www');
+    for (let d = 0; d < 40; d++) {
+      mkdirSync(join(src, `d${d}`), { recursive: true });
+      for (let f = 0; f < 250; f++) writeFileSync(join(src, `d${d}`, `f${f}.txt`), `v1 ${d}/${f}`);
+    }
+    // The live snapshot: published by an init-container style run.
+    const once = run({ SYNC_SOURCE: src, SYNC_TARGET: target, SYNC_ONCE: 'true' });
+    expect(await once.exited).toBe(0);
+    const live = realpathSync(join(target, 'current'));
+    // A new version of every file, then the sidecar starts publishing it and is stopped midway.
+    for (let d = 0; d < 40; d++)
+      for (let f = 0; f < 250; f++) writeFileSync(join(src, `d${d}`, `f${f}.txt`), `v2 ${d}/${f}`);
+    const c = run({ SYNC_SOURCE: src, SYNC_TARGET: target });
+    const snapshots = join(target, '.snapshots');
+    await waitFor(
+      'a build in progress',
+      () => readdirSync(snapshots).some((n) => n.startsWith('.tmp-')),
+      20_000,
+    );
+    c.proc.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+    const now = realpathSync(join(target, 'current'));
+    const tree = readTree(now);
+    expect(Object.keys(tree)).toHaveLength(10_000);
+    const versions = new Set(Object.values(tree).map((v) => v.slice(0, 2)));
+    expect(versions.size).toBe(1); // all v1 (the build was cut short) or all v2: never a mix
+    if (now === live) expect(versions.has('v1')).toBe(true);
+    expect(readdirSync(snapshots).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+  }, 60_000);
+});
