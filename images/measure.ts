@@ -1,5 +1,6 @@
 // Measures the images the e2e suite runs: size against the base, and time from `podman start`
-// to /readyz 200 beside `node -e 0` started the same way in the same image. Prints a markdown
+// to /readyz 200, beside bare node in the same image measured the same way (a one-line
+// `node -e` HTTP server polled alike) and `node -e 0` (start --attach until it exits). Prints a markdown
 // table and writes images/results.md. Usage (after `pnpm build`):
 //   node images/measure.ts [--runs 5] [--base <image>]
 // Builds the offline images first (images/offline.ts) unless they exist; runs each container
@@ -70,8 +71,8 @@ function runArgs(c: Component, fixtures: string): { port: number; args: string[]
   }
 }
 
-async function readyAfterStart(image: string, c: Component, fixtures: string): Promise<number> {
-  const { port, args } = runArgs(c, fixtures);
+/** `podman start` → first 200 from `path`, for a container created with `args` (image and command included). */
+async function startToHttp(port: number, args: string[], path: string, what: string): Promise<number> {
   const hostPort = await freePort();
   const id = podman([
     'create',
@@ -81,19 +82,18 @@ async function readyAfterStart(image: string, c: Component, fixtures: string): P
     '-p',
     `127.0.0.1:${hostPort}:${port}`,
     ...args,
-    image,
   ]);
   try {
     const t0 = performance.now();
     podman(['start', id]);
     const deadline = t0 + 30_000;
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${hostPort}/readyz`, { signal: AbortSignal.timeout(1000) })
+      const ok = await fetch(`http://127.0.0.1:${hostPort}${path}`, { signal: AbortSignal.timeout(1000) })
         .then((r) => r.status === 200)
         .catch(() => false);
       if (ok) return performance.now() - t0;
       if (performance.now() > deadline)
-        throw new Error(`${c}: /readyz not 200 within 30 s:\n${podman(['logs', id])}`);
+        throw new Error(`${what}: ${path} not 200 within 30 s:\n${podman(['logs', id])}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   } finally {
@@ -101,6 +101,18 @@ async function readyAfterStart(image: string, c: Component, fixtures: string): P
   }
 }
 
+function readyAfterStart(image: string, c: Component, fixtures: string): Promise<number> {
+  const { port, args } = runArgs(c, fixtures);
+  return startToHttp(port, [...args, image], '/readyz', c);
+}
+
+/** The same measurement for bare node in the same image: a one-line HTTP server. */
+function bareNodeHttp(image: string): Promise<number> {
+  const server = "require('http').createServer((q,s)=>s.end()).listen(8080)";
+  return startToHttp(8080, ['--entrypoint', '/nodejs/bin/node', image, '-e', server], '/', 'node -e server');
+}
+
+/** `podman start --attach` of `node -e 0`: container start to node's exit, in the same image. */
 function nodeBaseline(image: string): number {
   const id = podman([
     'create',
@@ -115,8 +127,7 @@ function nodeBaseline(image: string): number {
   ]);
   try {
     const t0 = performance.now();
-    podman(['start', id]);
-    podman(['wait', id]); // same `podman start` as above, then until node has exited
+    podman(['start', '--attach', id]);
     return performance.now() - t0;
   } finally {
     podman(['rm', '--force', id]);
@@ -138,15 +149,17 @@ try {
     const image = buildComponent(c, { base });
     const size = Number(podman(['image', 'inspect', image, '--format', '{{.Size}}']));
     const ready: number[] = [];
+    const bare: number[] = [];
     const node: number[] = [];
     for (let i = 0; i < runs; i++) {
       ready.push(await readyAfterStart(image, c, fixtures));
+      bare.push(await bareNodeHttp(image));
       node.push(nodeBaseline(image));
     }
-    const r = median(ready);
-    const n = median(node);
+    const [r, b, n] = [median(ready), median(bare), median(node)];
+    const ratio = size / baseSize;
     rows.push(
-      `| multipod-${c} | ${mb(size)} | ${mb(baseSize)} | ${(size / baseSize).toFixed(3)}× ${size / baseSize <= 1.05 ? '✓' : '✗ (goal ≤ 1.05×)'} | ${mb(size - baseSize)} | ${r.toFixed(0)} | ${n.toFixed(0)} | ${(r - n).toFixed(0)} |`,
+      `| multipod-${c} | ${mb(size)} | ${mb(baseSize)} | ${ratio.toFixed(3)}× ${ratio <= 1.05 ? '✓' : '✗ (goal ≤ 1.05×)'} | ${mb(size - baseSize)} | ${r.toFixed(0)} | ${b.toFixed(0)} | ${(r - b).toFixed(0)} | ${n.toFixed(0)} |`,
     );
     process.stderr.write(`measured ${imageName(c)}\n`);
   }
@@ -157,8 +170,8 @@ try {
 const table = [
   `Base: \`${base}\`${base === LOCAL_BASE ? ' (local stand-in for distroless nodejs24, built from the host Node binary)' : ''}; median of ${runs} runs; podman ${podman(['version', '--format', '{{.Client.Version}}'])}, read-only root filesystem.`,
   '',
-  '| image | size MB | base MB | size / base | app layer MB | start → /readyz 200 ms | start → `node -e 0` exit ms | difference ms |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| image | size MB | base MB | size / base | app layer MB | start → /readyz 200 ms | start → bare `node -e` HTTP 200 ms | app start-up cost ms | `node -e 0` (start --attach → exit) ms |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows,
   '',
 ].join('\n');
