@@ -1,4 +1,5 @@
 // TCP mode against real echo servers: forwarding both ways, half-close, balancing, failures.
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +63,36 @@ describe('tcp mode', () => {
       bytesIn: data.length,
       bytes: data.length + 2,
     });
+  });
+
+  it('keeps every byte intact when the client reads slowly (the reused read buffer must wait)', async () => {
+    const data = randomBytes(6 * 1024 * 1024);
+    const source = createServer((sock) => sock.end(data));
+    source.listen(0, '127.0.0.1');
+    await once(source, 'listening');
+    servers.push(source);
+    const amb = await ambassador({
+      AMBASSADOR_UPSTREAMS: `tcp://127.0.0.1:${(source.address() as AddressInfo).port}`,
+    });
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const s = connect(amb.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      let n = 0;
+      s.on('data', (c: Buffer) => {
+        chunks.push(c);
+        // Stall now and then, so the proxy's writes to us back up and it must pause its reads.
+        if (++n % 8 === 0) {
+          s.pause();
+          setTimeout(() => s.resume(), 5);
+        }
+      });
+      s.on('end', () => resolve(Buffer.concat(chunks)));
+      s.on('error', reject);
+    });
+    expect(got.length).toBe(data.length);
+    expect(createHash('sha256').update(got).digest('hex')).toBe(
+      createHash('sha256').update(data).digest('hex'),
+    );
   });
 
   it('spreads connections over the pool', async () => {

@@ -67,7 +67,8 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
       upstream = u;
       tried.add(u);
       u.inFlight++;
-      connectUpstream(pool, u, (err, up) => {
+      const relay = new Relay();
+      connectUpstream(pool, u, relay, (err, up) => {
         if (err || !up) {
           u.inFlight--;
           pool.failed(u);
@@ -89,7 +90,7 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
           up.destroy();
           return;
         }
-        splice(client, up, (failure) => {
+        splice(client, up, relay, (failure) => {
           u.inFlight--;
           toUpstream.inc(up.bytesWritten);
           toClient.inc(client.bytesWritten);
@@ -117,6 +118,7 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
 function connectUpstream(
   pool: Pool,
   u: Upstream,
+  relay: Relay,
   done: (err: Error | undefined, socket?: Socket) => void,
 ): void {
   const socket: Socket = u.tls
@@ -126,7 +128,8 @@ function connectUpstream(
         ...({ allowHalfOpen: true } as object),
         ...tlsConnectOptions(u, pool.config.tls),
       })
-    : netConnect({ host: u.host, port: u.port, allowHalfOpen: true, noDelay: true });
+    : netConnect({ host: u.host, port: u.port, allowHalfOpen: true, noDelay: true, onread: relay.onread });
+  relay.source = socket;
   const timer = setTimeout(
     () => fail(new Error(`connect timeout after ${pool.config.connectTimeout}ms`)),
     pool.config.connectTimeout,
@@ -146,8 +149,40 @@ function connectUpstream(
   socket.once('error', fail);
 }
 
+/**
+ * Upstream → client without a new 64 KiB buffer per read: a plain TCP upstream reads into one
+ * buffer per connection (net's `onread`), each read is written to the client at once, and reading
+ * pauses while a write still holds the buffer (so it is never overwritten), which is also the
+ * backpressure. TLS upstreams, and bytes read before the client is attached, use copies.
+ */
+export class Relay {
+  sink: Socket | undefined;
+  source: Socket | undefined;
+  readonly #early: Buffer[] = [];
+  readonly onread = {
+    buffer: Buffer.allocUnsafe(64 * 1024),
+    callback: (n: number, buf: Uint8Array): boolean => {
+      const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
+      const sink = this.sink;
+      if (!sink) {
+        this.#early.push(Buffer.from(chunk));
+        return true;
+      }
+      sink.write(chunk);
+      if (sink.writableLength === 0) return true;
+      sink.once('drain', () => this.source?.resume());
+      return false;
+    },
+  };
+
+  attach(sink: Socket): void {
+    this.sink = sink;
+    for (const b of this.#early.splice(0)) sink.write(b);
+  }
+}
+
 /** Pipes both ways; an end on one side half-closes the other; an error tears both down. */
-function splice(client: Socket, up: Socket, done: (failure?: string) => void): void {
+function splice(client: Socket, up: Socket, relay: Relay, done: (failure?: string) => void): void {
   let closed = 0;
   let failure: string | undefined;
   const onClose = () => {
@@ -172,6 +207,9 @@ function splice(client: Socket, up: Socket, done: (failure?: string) => void): v
     onClose();
   });
   client.pipe(up);
-  up.pipe(client);
+  if (relay.source === up && !(up as Socket & { encrypted?: boolean }).encrypted) {
+    relay.attach(client);
+    up.once('end', () => client.end());
+  } else up.pipe(client);
   client.resume();
 }
