@@ -2,7 +2,7 @@
 // 1 GiB streamed each way through it with its memory (peak RSS) read from /proc.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,8 +13,16 @@ const pkg = join(import.meta.dirname, '..');
 const main = join(pkg, 'dist/main.js');
 const children: ChildProcess[] = [];
 
+// dist/main.js, rebuilt only if a source is newer: after `pnpm build` it is not, so this suite
+// never rewrites a bundle another suite (the demo) may be running.
 beforeAll(() => {
-  execFileSync(process.execPath, ['../../scripts/bundle.ts'], { cwd: pkg, stdio: 'pipe' });
+  const sources = [join(pkg, 'src'), join(pkg, '../service/src')].flatMap((dir) =>
+    (readdirSync(dir, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .map((f) => statSync(join(dir, f)).mtimeMs),
+  );
+  if (!existsSync(main) || statSync(main).mtimeMs < Math.max(...sources))
+    execFileSync(process.execPath, ['../../scripts/bundle.ts'], { cwd: pkg, stdio: 'pipe' });
 }, 60_000);
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
