@@ -39,8 +39,8 @@ export interface Driver {
   prepare(): Promise<void>;
   /** Renders manifests/<dir> and deploys it; resolves when every pod is Ready. */
   apply(dir: string): Promise<Deployment>;
-  /** Once per run, after all tests: removes what prepare() made that must not outlive the run. */
-  cleanup(): Promise<void>;
+  /** Once per run, after all tests: removes any multipod pod still there; returns their names. */
+  cleanup(): Promise<string[]>;
 }
 
 function works(cmd: string, args: string[]): boolean {

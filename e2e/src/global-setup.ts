@@ -9,6 +9,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   await driver.prepare();
   process.stderr.write(`e2e: ${driver.name} ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   return async () => {
-    await driver.cleanup();
+    const left = await driver.cleanup();
+    if (left.length > 0)
+      process.stderr.write(`e2e: removed pods left running by a failed file: ${left.join(', ')}\n`);
   };
 }

@@ -280,8 +280,13 @@ export class KindDriver implements Driver {
     return dep;
   }
 
-  async cleanup(): Promise<void> {
-    // The cluster is kept for the next run (delete it with `kind delete cluster --name multipod`);
-    // namespaces are deleted by each deployment.
+  async cleanup(): Promise<string[]> {
+    // The cluster is kept for the next run (delete it with `kind delete cluster --name multipod`).
+    // Namespaces are deleted by each deployment; any e2e namespace still there is removed here.
+    const left = run('kubectl', ['get', 'namespaces', '-o', 'name'], { allowFail: true })
+      .split('\n')
+      .filter((n) => n.startsWith(`namespace/e2e-`));
+    for (const ns of left) run('kubectl', ['delete', ns, '--wait=false'], { allowFail: true });
+    return left;
   }
 }

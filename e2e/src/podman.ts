@@ -396,7 +396,7 @@ export class PodmanDriver implements Driver {
     return dep;
   }
 
-  async cleanup(): Promise<void> {
+  async cleanup(): Promise<string[]> {
     // Anything a crashed worker left behind: every multipod pod.
     const left = podman(
       ['pod', 'ps', '--filter', 'label=app.kubernetes.io/part-of=multipod', '--format', '{{.Name}}'],
@@ -409,5 +409,6 @@ export class PodmanDriver implements Driver {
     for (const name of left) {
       podman(['pod', 'rm', '--force', '--time', '2', name], { allowFail: true });
     }
+    return left;
   }
 }
