@@ -35,8 +35,8 @@ export const settings = {
   debounce: setting(duration({ max: 60_000 }), {
     flag: 'debounce',
     env: 'SYNC_DEBOUNCE',
-    default: '20ms',
-    help: 'Quiet time after the last change before a directory is synced; a burst of writes becomes one snapshot.',
+    default: '5ms',
+    help: 'Quiet time after the last change before a directory is synced (a burst of writes becomes one snapshot; at most 1s).',
   }),
   include: setting(list(text('<glob>')), {
     flag: 'include',

@@ -15,6 +15,18 @@ export interface WatchDir {
   readonly entries: number;
 }
 
+/** What a scan remembers of one real directory, so the next scan can reuse it when it is clean. */
+interface DirRecord {
+  readonly rel: string;
+  readonly ino: number;
+  readonly mtimeMs: number;
+  readonly entries: number;
+  /** Its files are paths[start..end). */
+  readonly start: number;
+  readonly end: number;
+  readonly subdirs: ReadonlyArray<readonly [string, string, boolean]>;
+}
+
 export interface Tree {
   /** The source's real path (symlinks resolved). */
   readonly root: string;
@@ -32,6 +44,10 @@ export interface Tree {
   readonly bytes: number;
   /** Symlinks refused because they point outside the source, or dangle. */
   readonly refused: string[];
+  /** Reusable directories (real path → record): not reached through a symlink, holding none. */
+  readonly records: Map<string, DirRecord>;
+  /** Directories read from disk by this scan (the rest were reused from the previous one). */
+  readonly read: number;
 }
 
 export class SourceError extends Error {
@@ -42,13 +58,19 @@ export interface ScanOptions {
   filter: Filter;
   maxFiles: number;
   signal?: AbortSignal;
+  /**
+   * Incremental scan: directories of `previous` that are not in `dirty` (absolute real paths, from
+   * the watcher) and whose inode and mtime did not move are reused without reading them.
+   */
+  previous?: Tree | undefined;
+  dirty?: ReadonlySet<string>;
 }
 
 const SLICE = 2000;
 
 /** Where file `i` is read from. */
 export function sourceOf(tree: Tree, i: number): string {
-  return tree.targets.get(i) ?? join(tree.root, tree.paths[i]!);
+  return tree.targets.get(i) ?? `${tree.root}/${tree.paths[i]!}`;
 }
 
 export function sizeOf(tree: Tree, i: number): number {
@@ -94,6 +116,9 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
   const dirs: string[] = [];
   const watchDirs = new Map<string, WatchDir>();
   const refused: string[] = [];
+  const records = new Map<string, DirRecord>();
+  let read = 0;
+  const prev = opts.previous?.root === rootReal ? opts.previous : undefined;
   const seenReal = new Set<string>([rootReal]);
   let bytes = 0;
   let work = 0;
@@ -112,8 +137,36 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
     bytes += st.size;
   };
 
+  /** Takes a clean directory over from the previous scan; false when it must be read. */
+  const reuse = (dir: string, relDir: string): boolean => {
+    const rec = prev?.records.get(dir);
+    if (!prev || !rec || rec.rel !== relDir || opts.dirty?.has(dir)) return false;
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (!st || st.ino !== rec.ino || st.mtimeMs !== rec.mtimeMs) return false;
+    const start = paths.length;
+    for (let j = rec.start; j < rec.end; j++) {
+      if (paths.length >= opts.maxFiles)
+        throw new SourceError(`source has more than ${opts.maxFiles} files (--max-files / SYNC_MAX_FILES)`);
+      const rel = prev.paths[j]!;
+      index.set(rel, paths.length);
+      paths.push(rel);
+      const x = j * FIELDS;
+      stats.push(prev.stats[x]!, prev.stats[x + 1]!, prev.stats[x + 2]!, prev.stats[x + 3]!);
+      bytes += prev.stats[x]!;
+    }
+    records.set(dir, { ...rec, start, end: paths.length });
+    watchDirs.set(dir, { ino: rec.ino, entries: rec.entries });
+    for (const sub of rec.subdirs) {
+      dirs.push(sub[1]);
+      stack.push([sub[0], sub[1], sub[2]]);
+    }
+    return true;
+  };
+
   while (stack.length) {
     const [dir, relDir, viaLink] = stack.pop()!;
+    if (!viaLink && reuse(dir, relDir)) continue;
+    read++;
     let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
@@ -125,7 +178,11 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
         `source changed during the scan (${dir}: ${(err as NodeJS.ErrnoException).code})`,
       );
     }
-    if (!viaLink) watchDirs.set(dir, { ino: statSync(dir).ino, entries: entries.length });
+    const dirStat = viaLink ? undefined : statSync(dir);
+    if (dirStat) watchDirs.set(dir, { ino: dirStat.ino, entries: entries.length });
+    const start = paths.length;
+    const subdirs: Array<[string, string, boolean]> = [];
+    let links = false;
     for (const e of entries) {
       if (++work % SLICE === 0) {
         await new Promise((r) => setImmediate(r));
@@ -135,16 +192,17 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
       if (e.isDirectory()) {
         if (!opts.filter.dir(rel)) continue;
         dirs.push(rel);
-        stack.push([join(dir, e.name), rel, viaLink]);
+        subdirs.push([join(dir, e.name), rel, viaLink]);
       } else if (e.isFile()) {
         if (!opts.filter.file(rel)) continue;
-        const abs = join(dir, e.name);
+        const abs = `${dir}/${e.name}`;
         const st = lstatSync(abs, { throwIfNoEntry: false });
         // Deleted between readdir and lstat: it is simply not in this version.
         if (st) addFile(rel, abs, st, viaLink);
       } else if (e.isSymbolicLink()) {
+        links = true; // a link's target can change without an event here: never reuse this directory
         if (e.name.startsWith('.') && !opts.filter.dir(rel)) continue; // ConfigMap's ..data and friends
-        const abs = join(dir, e.name);
+        const abs = `${dir}/${e.name}`;
         let real: string;
         let st: Stats;
         try {
@@ -162,12 +220,23 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
           if (!opts.filter.dir(rel) || seenReal.has(real)) continue;
           seenReal.add(real);
           dirs.push(rel);
-          stack.push([real, rel, true]);
+          subdirs.push([real, rel, true]);
         } else if (st.isFile() && opts.filter.file(rel)) addFile(rel, real, st, true);
       }
       // Sockets, FIFOs and devices are never content.
     }
+    for (const sub of subdirs) stack.push(sub);
+    if (dirStat && !links)
+      records.set(dir, {
+        rel: relDir,
+        ino: dirStat.ino,
+        mtimeMs: dirStat.mtimeMs,
+        entries: entries.length,
+        start,
+        end: paths.length,
+        subdirs,
+      });
   }
   dirs.sort();
-  return { root: rootReal, paths, index, stats, targets, dirs, watchDirs, bytes, refused };
+  return { root: rootReal, paths, index, stats, targets, dirs, watchDirs, bytes, refused, records, read };
 }

@@ -60,11 +60,11 @@ export async function buildSnapshot(opts: BuildOptions): Promise<Built> {
         if (opts.signal?.aborted) throw opts.signal.reason;
       }
       const rel = tree.paths[i]!;
-      const dst = join(tmp, rel);
+      const dst = `${tmp}/${rel}`;
       const j = previous?.tree.index.get(rel);
       if (previous && j !== undefined && !opts.forced?.has(rel) && sameFile(tree, i, previous.tree, j)) {
         try {
-          linkSync(join(previous.dir, rel), dst);
+          linkSync(`${previous.dir}/${rel}`, dst);
           linked++;
           continue;
         } catch {

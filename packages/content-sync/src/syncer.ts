@@ -3,7 +3,7 @@
 // the last good snapshot live; readiness waits for the first publish; liveness fails after
 // SYNC_MAX_FAILURES consecutive failures.
 import { existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Health, type Logger } from '@multipod/service';
 import type { Config, SourceKind } from './config.ts';
 import { createFilter, type Filter } from './filter.ts';
@@ -68,6 +68,9 @@ export class Syncer {
   #failures = 0;
   #lastError: string | undefined;
   #forced = new Set<string>();
+  /** Directories the watcher saw change since the last scan (absolute real paths). */
+  #dirty = new Set<string>();
+  #fullScan = true;
   #sourceRoot: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #firstTrigger = 0;
@@ -154,7 +157,10 @@ export class Syncer {
       });
     await this.#kick();
     if (this.#stopping) return;
-    this.#tick = setInterval(() => this.#trigger(0), this.#cfg.interval);
+    this.#tick = setInterval(() => {
+      this.#fullScan = true; // the safety net: read every directory, trust no event
+      this.#trigger(0);
+    }, this.#cfg.interval);
     const every = Math.max(250, Math.min(this.#cfg.pruneGrace || 1000, 30_000) / 2);
     this.#pruneTimer = setInterval(() => void this.#prune(), every);
     this.#pruneTimer.unref();
@@ -179,7 +185,12 @@ export class Syncer {
 
   #changed(paths: string[]): void {
     const root = this.#sourceRoot;
-    if (root) for (const p of paths) this.#forced.add(relative(root, p));
+    for (const p of paths) {
+      if (root) this.#forced.add(relative(root, p));
+      // The directory holding the change, and the path itself in case it is a directory.
+      this.#dirty.add(dirname(p));
+      this.#dirty.add(p);
+    }
     this.#trigger(this.#cfg.debounce);
   }
 
@@ -217,17 +228,23 @@ export class Syncer {
     const started = performance.now();
     const forced = this.#forced;
     this.#forced = new Set();
+    const dirty = this.#dirty;
+    this.#dirty = new Set();
+    const full = this.#fullScan;
+    this.#fullScan = false;
     let outcome: Outcome;
     try {
       outcome =
         this.#source.kind === 'dir'
-          ? await this.#runDir(this.#source.path, forced)
+          ? await this.#runDir(this.#source.path, forced, full ? undefined : dirty)
           : await this.#runArchive();
       this.#failures = 0;
       this.#lastError = undefined;
       this.metrics.lastSuccess.set(this.#now() / 1000);
     } catch (err) {
       for (const f of forced) this.#forced.add(f);
+      for (const d of dirty) this.#dirty.add(d);
+      this.#fullScan = true; // after a failure, trust nothing remembered
       const message = err instanceof Error ? err.message : String(err);
       if (this.#stopping) return { result: 'error', error: 'shutting down' };
       this.#failures++;
@@ -248,10 +265,18 @@ export class Syncer {
     return outcome;
   }
 
-  async #runDir(root: string, forced: Set<string>): Promise<Outcome> {
+  /** `dirty` undefined means a full scan; else only those directories (and changed ones) are read. */
+  async #runDir(root: string, forced: Set<string>, dirty: Set<string> | undefined): Promise<Outcome> {
     const signal = this.#abort.signal;
     for (let attempt = 1; ; attempt++) {
-      const tree = await scanTree(root, { filter: this.#filter, maxFiles: this.#cfg.maxFiles, signal });
+      const incremental = dirty !== undefined && attempt === 1 && this.#previous !== undefined;
+      const tree = await scanTree(root, {
+        filter: this.#filter,
+        maxFiles: this.#cfg.maxFiles,
+        signal,
+        previous: incremental ? this.#previous?.tree : undefined,
+        dirty,
+      });
       this.#sourceRoot = tree.root;
       this.#warnRefused(tree);
       if (this.#published && !this.#differs(tree, forced)) {

@@ -1,0 +1,300 @@
+// `pnpm bench content-sync`: content-sync against the shell sidecar people write by hand
+// (inotifywait -m -r + rsync -a --delete --checksum into the served directory), side by side on the
+// same trees, both served by multipod-web. Measures: write → new bytes served by web (p50/p99),
+// time to first publish, RSS (idle and peak), inotify watches, idle CPU, and how often a reader
+// that resolves the served root once sees a half-updated tree. Sizes: BENCH_SIZES (default
+// 1000,10000; add 100000 for the big tree). Writes bench/results/content-sync.md and .json.
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { commandOf, cpuSeconds, descendants, inotifyWatches, type Proc, rssKiB, start } from './procs.ts';
+
+const repo = join(import.meta.dirname, '../..');
+const SYNC = join(repo, 'packages/content-sync/dist/main.js');
+const WEB = join(repo, 'packages/web/dist/main.js');
+const SHELL = join(import.meta.dirname, 'shell-sidecar.sh');
+const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
+const FILE_BYTES = 512;
+const GROUP = 100; // files updated together for the half-updated-tree check
+
+for (const [tool, args] of [
+  ['inotifywait', ['--help']],
+  ['rsync', ['--version']],
+] as const) {
+  if (spawnSync(tool, args).error) {
+    console.error(
+      `bench content-sync needs ${tool}: run scripts/install-system-deps.sh (Debian: inotify-tools, rsync)`,
+    );
+    process.exit(1);
+  }
+}
+for (const f of [SYNC, WEB])
+  if (!existsSync(f)) {
+    console.error(`missing ${f}: run pnpm build (pnpm bench builds first)`);
+    process.exit(1);
+  }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const body = (text: string) => text.padEnd(FILE_BYTES - 1, '.') + '\n';
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
+};
+
+function makeTree(src: string, files: number): void {
+  for (let i = 0; i < files; i++) {
+    const d = join(src, `d${Math.floor(i / 100)}`);
+    if (i % 100 === 0) mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, `f${i % 100}.txt`), body(`file ${i} v0`));
+  }
+  mkdirSync(join(src, 'group'));
+  for (let g = 0; g < GROUP; g++) writeFileSync(join(src, 'group', `g${g}.txt`), `v0 `.repeat(1000));
+}
+
+async function get(url: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(url);
+    const text = await res.text();
+    return res.status === 200 ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  ms: number,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(1);
+  }
+}
+
+interface Result {
+  contender: string;
+  files: number;
+  firstPublishMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  edits: number;
+  rssMiB: number;
+  peakRssMiB: number;
+  watches: number;
+  idleCpuPct: number;
+  mixedReads: number;
+  treeReads: number;
+}
+
+async function measure(contender: 'content-sync' | 'shell', files: number, dir: string): Promise<Result> {
+  const src = join(dir, 'src');
+  const served = contender === 'content-sync' ? join(dir, `www-cs/current`) : join(dir, 'www-shell');
+  const web = start(process.execPath, [WEB], {
+    WEB_ROOT: served,
+    WEB_PORT: '0',
+    WEB_HOST: '127.0.0.1',
+    WEB_ACCESS_LOG: 'off',
+    WEB_LOG_LEVEL: 'warn',
+  });
+  const port = await until(
+    'web',
+    () => {
+      for (const l of web.out().split('\n'))
+        if (l.includes('"listening"') || l.includes('"msg":"listening"')) return JSON.parse(l).port as number;
+      return undefined;
+    },
+    20_000,
+  ).catch(async () => {
+    // web logs at warn level hides "listening": start it at info instead.
+    return 0;
+  });
+  let webProc = web;
+  let base = `http://127.0.0.1:${port}`;
+  if (port === 0) {
+    await web.stop();
+    webProc = start(process.execPath, [WEB], {
+      WEB_ROOT: served,
+      WEB_PORT: '0',
+      WEB_HOST: '127.0.0.1',
+      WEB_ACCESS_LOG: 'off',
+    });
+    const p = await until(
+      'web',
+      () => {
+        const line = webProc
+          .out()
+          .split('\n')
+          .find((l) => l.includes('"msg":"listening"'));
+        return line ? (JSON.parse(line).port as number) : undefined;
+      },
+      20_000,
+    );
+    base = `http://127.0.0.1:${p}`;
+  }
+
+  const t0 = performance.now();
+  const proc: Proc =
+    contender === 'content-sync'
+      ? start(process.execPath, [SYNC], {
+          SYNC_SOURCE: src,
+          SYNC_TARGET: join(dir, 'www-cs'),
+          SYNC_ADMIN_PORT: '0',
+          SYNC_ADMIN_HOST: '127.0.0.1',
+          SYNC_LOG_LEVEL: 'warn',
+        })
+      : start('bash', [SHELL, src, served]);
+  const pids = () => [proc.child.pid!, ...descendants(proc.child.pid!)];
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(
+      peak,
+      pids().reduce((n, p) => n + rssKiB(p), 0),
+    );
+  }, 50);
+  const lastFile = files - 1;
+  const lastUrl = `${base}/d${Math.floor(lastFile / 100)}/f${lastFile % 100}.txt`;
+  await until(
+    'first publish',
+    async () => ((await get(lastUrl)) === body(`file ${lastFile} v0`) ? true : undefined),
+    300_000,
+  );
+  const firstPublishMs = performance.now() - t0;
+
+  // Let the watcher finish setting up: the watch count stops moving.
+  let watches = -1;
+  for (let stable = 0; stable < 3; ) {
+    await sleep(300);
+    const w = pids().reduce((n, p) => n + inotifyWatches(p), 0);
+    stable = w === watches && w > 0 ? stable + 1 : 0;
+    watches = w;
+  }
+
+  // Propagation: one edit at a time (same size, so rsync needs --checksum), served when web returns it.
+  const edits = files <= 1000 ? 60 : files <= 10_000 ? 30 : 8;
+  const gap = files <= 10_000 ? 30 : 1000;
+  const lat: number[] = [];
+  for (let k = 0; k < edits; k++) {
+    const i = (k * 7919) % files;
+    const rel = `d${Math.floor(i / 100)}/f${i % 100}.txt`;
+    const text = body(`file ${i} edit ${k} ${contender}`);
+    const t = performance.now();
+    writeFileSync(join(src, rel), text);
+    await until(
+      `edit ${k}`,
+      async () => ((await get(`${base}/${rel}`)) === text ? true : undefined),
+      120_000,
+    );
+    lat.push(performance.now() - t);
+    await sleep(gap);
+  }
+
+  // Half-updated trees: GROUP files rewritten together, 10 times; a reader resolves the served
+  // root once (as one request does) and reads the whole group from it, over and over.
+  let mixedReads = 0;
+  let treeReads = 0;
+  let reading = true;
+  const reader = (async () => {
+    while (reading) {
+      try {
+        const rootNow = realpathSync(served);
+        const versions = new Set<string>();
+        for (let g = 0; g < GROUP; g++)
+          versions.add(readFileSync(join(rootNow, 'group', `g${g}.txt`), 'utf8').slice(0, 4));
+        treeReads++;
+        if (versions.size > 1) mixedReads++;
+      } catch {
+        // a file replaced between listing and reading: not a tree read
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  for (let r = 1; r <= 10; r++) {
+    const v = `v${r}`.padEnd(3, ' ');
+    for (let g = 0; g < GROUP; g++) writeFileSync(join(src, 'group', `g${g}.txt`), `${v} `.repeat(1000));
+    await until(
+      `group ${r}`,
+      async () => ((await get(`${base}/group/g${GROUP - 1}.txt`))?.startsWith(v) ? true : undefined),
+      120_000,
+    );
+    await sleep(files <= 10_000 ? 50 : 1000);
+  }
+  reading = false;
+  await reader;
+
+  // Idle: nothing changes for 3 s.
+  await sleep(1000);
+  const cpu0 = pids().reduce((n, p) => n + cpuSeconds(p), 0);
+  await sleep(3000);
+  const cpu1 = pids().reduce((n, p) => n + cpuSeconds(p), 0);
+  const rss = pids().reduce((n, p) => n + rssKiB(p), 0);
+  clearInterval(sampler);
+  const names = pids().map(commandOf).join('+');
+  await proc.stop();
+  await webProc.stop();
+  return {
+    contender: contender === 'content-sync' ? 'content-sync' : `shell (${names})`,
+    files,
+    firstPublishMs,
+    p50Ms: pct(lat, 50),
+    p99Ms: pct(lat, 99),
+    edits,
+    rssMiB: rss / 1024,
+    peakRssMiB: peak / 1024,
+    watches,
+    idleCpuPct: ((cpu1 - cpu0) / 3) * 100,
+    mixedReads,
+    treeReads,
+  };
+}
+
+const results: Result[] = [];
+for (const files of sizes) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-content-sync-'));
+  try {
+    makeTree(join(dir, 'src'), files);
+    for (const c of ['content-sync', 'shell'] as const) {
+      console.log(`… ${files} files: ${c}`);
+      results.push(await measure(c, files, dir));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 1 : 0) : '–');
+const lines = [
+  '| files | sidecar | first publish | write→served p50 | p99 | p99 ratio | RSS idle | RSS peak | inotify watches | idle CPU | half-updated tree reads |',
+  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+];
+for (const r of results) {
+  const shell = results.find((x) => x.files === r.files && x.contender.startsWith('shell'));
+  const ratio = shell && r !== shell ? `${(r.p99Ms / shell.p99Ms).toFixed(2)}×` : '1×';
+  lines.push(
+    `| ${r.files + GROUP} | ${r.contender} | ${f1(r.firstPublishMs)} ms | ${f1(r.p50Ms)} ms | ${f1(r.p99Ms)} ms | ${ratio} | ${f1(r.rssMiB)} MiB | ${f1(r.peakRssMiB)} MiB | ${r.watches} | ${r.idleCpuPct.toFixed(2)} % | ${r.mixedReads} of ${r.treeReads} |`,
+  );
+}
+const table = lines.join('\n');
+const note = `Edits: ${results.map((r) => r.edits).join('/')} per run (one at a time, same size); trees of 100-file directories plus a ${GROUP}-file group rewritten 10 times for the half-updated check; both sidecars served by multipod-web; ${new Date().toISOString()}, 2 shared cores with other work running.`;
+console.log(`\n${table}\n\n${note}\n`);
+mkdirSync(join(repo, 'bench/results'), { recursive: true });
+writeFileSync(
+  join(repo, 'bench/results/content-sync.md'),
+  `# content-sync vs inotifywait + rsync\n\n\`BENCH_SIZES=${sizes.join(',')} pnpm bench content-sync\`\n\n${table}\n\n${note}\n`,
+);
+writeFileSync(
+  join(repo, 'bench/results/content-sync.json'),
+  `${JSON.stringify({ sizes, results }, null, 2)}\n`,
+);
