@@ -144,14 +144,17 @@ class PodmanDeployment implements Deployment {
     }
     // No port-forward and no Service: publish every declared port on a loopback hostPort.
     const hostPorts = new Map<number, number>();
-    for (const c of allContainers(pod)) {
-      for (const p of c.ports ?? []) {
-        const hostPort = await freePort();
-        p.hostPort = hostPort;
-        p.hostIP = '127.0.0.1';
-        hostPorts.set(p.containerPort, hostPort);
+    const assignPorts = async () => {
+      for (const c of allContainers(pod)) {
+        for (const p of c.ports ?? []) {
+          const hostPort = await freePort();
+          p.hostPort = hostPort;
+          p.hostIP = '127.0.0.1';
+          hostPorts.set(p.containerPort, hostPort);
+        }
       }
-    }
+    };
+    await assignPorts();
     // Cluster DNS of headless-Service pods (backend-0.backend), as /etc/hosts entries.
     if (this.dns.size > 0) {
       pod.spec.hostAliases = [
@@ -165,9 +168,7 @@ class PodmanDeployment implements Deployment {
     const used = new Set(
       (pod.spec.volumes ?? []).map((v: { configMap?: { name: string } }) => v.configMap?.name),
     );
-    const docs = [...this.configMaps.filter((cm) => used.has(cm.metadata.name)), pod];
     const file = join(this.work, `${name}.yaml`);
-    writeFileSync(file, docs.map((d) => stringify(d)).join('---\n'));
     const env = { ...process.env };
     const sysctls = pod.spec.securityContext?.sysctls as { name: string; value: string }[] | undefined;
     if (sysctls?.length) {
@@ -175,7 +176,19 @@ class PodmanDeployment implements Deployment {
       writeFileSync(conf, confWithSysctls(sysctls));
       env.CONTAINERS_CONF = conf;
     }
-    podman(['kube', 'play', file], { env });
+    for (let attempt = 1; ; attempt++) {
+      const docs = [...this.configMaps.filter((cm) => used.has(cm.metadata.name)), pod];
+      writeFileSync(file, docs.map((d) => stringify(d)).join('---\n'));
+      try {
+        podman(['kube', 'play', file], { env });
+        break;
+      } catch (err) {
+        // A free port can be taken by another process between the check and the play: retry.
+        if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
+        podman(['pod', 'rm', '--force', '--time', '0', name], { allowFail: true });
+        await assignPorts();
+      }
+    }
     const infra = podman(['pod', 'inspect', name, '--format', '{{.InfraContainerID}}']).trim();
     const ip = podman([
       'inspect',
