@@ -9,7 +9,9 @@ import { findNginx, type Nginx, startNginx } from '../../packages/web/testdata/n
 
 const repo = join(import.meta.dirname, '../..');
 const mainJs = join(repo, 'packages/web/dist/main.js');
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const seconds = Number(process.env.BENCH_SECONDS ?? 2);
+// The machine is shared: several short rounds, interleaved, and the median of each, resist noise better than one long run.
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const sizes = [
   { name: '1 KB', file: '1k.txt', bytes: 1024, goal: 0.5 },
@@ -17,7 +19,12 @@ const sizes = [
   { name: '100 KB', file: '100k.txt', bytes: 100 * 1024, goal: 0.8 },
 ];
 
-if (!findNginx() || spawnSync('wrk', ['--version']).error) {
+const missing = () => !findNginx() || Boolean(spawnSync('wrk', ['--version']).error);
+if (missing() && process.getuid?.() === 0) {
+  console.log('bench web: installing nginx and wrk (scripts/install-system-deps.sh)');
+  spawnSync('bash', [join(repo, 'scripts/install-system-deps.sh')], { stdio: 'inherit' });
+}
+if (missing()) {
   console.error(
     'bench web needs nginx and wrk: run scripts/install-system-deps.sh (Debian packages nginx, wrk)',
   );
@@ -51,6 +58,12 @@ function wrk(url: string, durationS: number): Run {
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout);
   const errors = Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
   return { rps, p99ms, errors };
+}
+
+/** The run with the median req/s (its p99 goes with it). */
+function median(runs: Run[]): Run {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function startWeb(fastPath: boolean): Promise<{ port: number; child: ChildProcess }> {
@@ -98,11 +111,12 @@ try {
   const targets = { nginx: nginx.port, web: web.port, express: express.port } as const;
   for (const s of sizes) {
     const row = { size: s.name, goal: s.goal } as Row;
-    for (const [name, port] of Object.entries(targets)) {
-      const url = `http://127.0.0.1:${port}/${s.file}`;
-      wrk(url, 1); // warm-up: caches, JIT
-      row[name as 'nginx' | 'web' | 'express'] = wrk(url, seconds);
-    }
+    const runs: Record<string, Run[]> = { nginx: [], web: [], express: [] };
+    for (const port of Object.values(targets)) wrk(`http://127.0.0.1:${port}/${s.file}`, 1); // warm-up: caches, JIT
+    for (let round = 0; round < rounds; round++)
+      for (const [name, port] of Object.entries(targets))
+        runs[name]!.push(wrk(`http://127.0.0.1:${port}/${s.file}`, seconds));
+    for (const name of ['nginx', 'web', 'express'] as const) row[name] = median(runs[name]!);
     rows.push(row);
     console.log(`${s.name}: nginx ${row.nginx.rps.toFixed(0)} req/s, web ${row.web.rps.toFixed(0)} req/s`);
   }
@@ -115,7 +129,7 @@ try {
 const f0 = (n: number) => n.toFixed(0);
 const f2 = (n: number) => n.toFixed(2);
 const table = [
-  `wrk -t1 -c${connections} -d${seconds}s, keep-alive, one nginx worker vs one Node ${process.version} process, same files; ${new Date().toISOString().slice(0, 10)}.`,
+  `wrk -t1 -c${connections} -d${seconds}s × ${rounds} interleaved rounds (median shown), keep-alive, one nginx worker vs one Node ${process.version} process, same files; ${new Date().toISOString().slice(0, 10)}.`,
   '',
   '| file | nginx req/s | web req/s | web / nginx | goal | nginx p99 | web p99 | express-only req/s | express-only / nginx |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -139,5 +153,5 @@ mkdirSync(results, { recursive: true });
 writeFileSync(join(results, 'web.md'), `# bench web\n\n${table}\n`);
 writeFileSync(
   join(results, 'web.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, seconds, connections, rows }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, seconds, rounds, connections, rows }, null, 2)}\n`,
 );

@@ -39,7 +39,14 @@ export function createApp(files: StaticFiles, log: Logger): Express {
       (req as Missed)[MISS] = { target: t, status: found.status };
       return next();
     }
-    files.sendFound(req, res, found, t.key);
+    try {
+      files.sendFound(req, res, found, t.key);
+    } catch (err) {
+      // Lost a race with the disk between lookup and open (deleted, or made unreadable).
+      const code = (err as NodeJS.ErrnoException).code;
+      if (res.headersSent || (code !== 'ENOENT' && code !== 'EACCES' && code !== 'EPERM')) throw err;
+      files.sendText(res, code === 'ENOENT' ? 404 : 403, code === 'ENOENT' ? 'not found\n' : 'forbidden\n');
+    }
   };
 
   const notFound: RequestHandler = async (req, res) => {

@@ -30,7 +30,11 @@ beforeAll(async () => {
   symlinkSync(outside, join(snap, 'outdir'));
   symlinkSync('/etc', join(snap, 'etc'));
   symlinkSync('sub/page.txt', join(snap, 'inside-link.txt'));
-  symlinkSync('.env', join(snap, 'to-dotfile.txt'));
+  // A ConfigMap volume's layout: files are links into a hidden, atomically swapped ..data folder.
+  mkdirSync(join(snap, '..2026_11_25_14_00_00.1'));
+  writeFileSync(join(snap, '..2026_11_25_14_00_00.1', 'cm.html'), 'from a configmap\n');
+  symlinkSync('..2026_11_25_14_00_00.1', join(snap, '..data'));
+  symlinkSync('..data/cm.html', join(snap, 'cm.html'));
   web = await startWeb({ WEB_ROOT: site.current });
 });
 afterAll(async () => {
@@ -90,7 +94,13 @@ describe('dotfiles', () => {
   it('answers 404 for dotfiles and dot-directories', async () => {
     await expectRefused('/.env', 404);
     await expectRefused('/.git/config', 404);
-    await expectRefused('/to-dotfile.txt', 404);
+    await expectRefused('/..data/cm.html', 404);
+  });
+
+  it('serves links into a hidden folder (a mounted ConfigMap), judging dotfiles by the URL', async () => {
+    const r = await http(web.port, '/cm.html');
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('from a configmap\n');
   });
 });
 

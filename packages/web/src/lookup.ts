@@ -2,7 +2,6 @@
 // and the .br/.gz siblings; refuses anything whose real path (symlinks followed) leaves the root.
 import type { Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { hasDotSegment } from './safe-path.ts';
 
 /** A file found for a request: the path asked for, where it really is, and its stat. */
 export interface Found {
@@ -18,7 +17,6 @@ export type Lookup =
 
 export interface LookupOptions {
   index: string;
-  allowDotfiles: boolean;
   /** Look for .br/.gz siblings of this file (set by the caller from the content type). */
   siblings: (rel: string) => boolean;
 }
@@ -26,16 +24,13 @@ export interface LookupOptions {
 /** Finds `rel` (already normalized by safePath) in the real root `root`. */
 export async function lookup(root: string, rel: string, dir: boolean, opts: LookupOptions): Promise<Lookup> {
   const fileRel = dir ? `${rel === '/' ? '' : rel}/${opts.index}` : rel;
-  const found = await find(root, fileRel, opts.allowDotfiles);
+  const found = await find(root, fileRel);
   if ('status' in found) {
     if (found.isDir && !dir) return { kind: 'redirect', rel: `${rel}/` };
     return { kind: 'missing', status: found.status, reason: found.reason };
   }
   if (!opts.siblings(fileRel)) return { kind: 'file', identity: found, rel: fileRel };
-  const [br, gzip] = await Promise.all([
-    find(root, `${fileRel}.br`, opts.allowDotfiles),
-    find(root, `${fileRel}.gz`, opts.allowDotfiles),
-  ]);
+  const [br, gzip] = await Promise.all([find(root, `${fileRel}.br`), find(root, `${fileRel}.gz`)]);
   return {
     kind: 'file',
     identity: found,
@@ -47,7 +42,7 @@ export async function lookup(root: string, rel: string, dir: boolean, opts: Look
 
 type Miss = { status: 403 | 404; reason: string; isDir?: boolean };
 
-async function find(root: string, rel: string, allowDotfiles: boolean): Promise<Found | Miss> {
+async function find(root: string, rel: string): Promise<Found | Miss> {
   const path = root + rel;
   let st: Stats;
   try {
@@ -64,9 +59,9 @@ async function find(root: string, rel: string, allowDotfiles: boolean): Promise<
     return missFor(err);
   }
   // Symlinks are followed, but the file they reach must be inside this snapshot.
+  // Dotfiles are judged by the URL (safe-path.ts), not by where a link points: a mounted
+  // ConfigMap is `index.html -> ..data/index.html`, and those links must keep working.
   if (!realPath.startsWith(`${root}/`)) return { status: 404, reason: 'symlink leaves the root' };
-  if (!allowDotfiles && hasDotSegment(realPath.slice(root.length + 1)))
-    return { status: 404, reason: 'symlink to a dotfile' };
   return { path, realPath, stat: st };
 }
 

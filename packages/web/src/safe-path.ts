@@ -61,8 +61,3 @@ export function safePath(url: string, opts: { maxPath: number; allowDotfiles: bo
     return { ok: false, status: 404, reason: 'dotfile' };
   return { ok: true, rel: `/${out.join('/')}`, dir: dir || out.length === 0, query };
 }
-
-/** True when a relative path (from the root) has a segment starting with a dot. */
-export function hasDotSegment(rel: string): boolean {
-  return rel.startsWith('.') || rel.includes('/.');
-}

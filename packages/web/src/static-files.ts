@@ -56,7 +56,6 @@ export function createStaticFiles(opts: StaticOptions) {
   const pathOpts = { maxPath: opts.maxPath, allowDotfiles: opts.allowDotfiles };
   const lookupOpts = {
     index: opts.index,
-    allowDotfiles: opts.allowDotfiles,
     siblings: (rel: string) => opts.precompressed && compressible(contentType(rel)),
   };
 
