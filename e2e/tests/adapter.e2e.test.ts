@@ -4,14 +4,34 @@ import { describe, expect, it } from 'vitest';
 import { deploy } from '../src/fixture.ts';
 import { eventually, get, get200, metricValue } from '../src/wait.ts';
 
+/** Metrics once the adapter has caught up with the log: the same totals over a full second. */
+async function settled(url: string): Promise<string> {
+  let last = await get200(url);
+  for (let i = 0; i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const now = await get200(url);
+    if (metricValue(now, 'log_adapter_lines_total') === metricValue(last, 'log_adapter_lines_total'))
+      return now;
+    last = now;
+  }
+  throw new Error('the adapter never caught up with the log (lines still counted after 30 s)');
+}
+
 describe('adapter', () => {
   const pod = deploy('adapter');
 
   it('becomes Ready; metrics are served by the adapter, not by web', async () => {
     const metrics = await get200(`${pod.current.url('adapter', 9113)}/metrics`);
     expect(metrics).toContain('# TYPE http_requests_total counter');
-    // The main container has no /metrics: that is the adapter's job.
+    // The main container has no /metrics: that is the adapter's job. (And the adapter counts that 404.)
     expect((await get(`${pod.current.url('adapter', 8080)}/metrics`)).status).toBe(404);
+    await eventually(
+      async () => {
+        const text = await get200(`${pod.current.url('adapter', 9113)}/metrics`);
+        expect(metricValue(text, 'http_requests_total', { method: 'GET', code: '404' })).toBe(1);
+      },
+      { timeoutMs: 30_000, what: 'the 404 for /metrics counted' },
+    );
   });
 
   it('N requests give exactly N in http_requests_total, by method and code', async () => {
@@ -19,7 +39,7 @@ describe('adapter', () => {
     const metricsUrl = `${pod.current.url('adapter', 9113)}/metrics`;
     // Requests that the kubelet's probes (GET /readyz, /healthz → 200) can never add to:
     // 404s and HEADs. GET 200 is checked as "at least", since probes are GETs too.
-    const before = await get200(metricsUrl);
+    const before = await settled(metricsUrl);
     const n404 = 23;
     const nHead = 17;
     const nGet = 31;
