@@ -1,7 +1,7 @@
 // The process: dist/main.js (bundled, as the image runs it) exits 2 on a bad setting, lists every
 // setting in --help, flushes the access log on SIGTERM and exits 0, reopens it on SIGHUP.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { webSettings } from './config.ts';

@@ -87,7 +87,7 @@ describe('snapshot swap under load', () => {
     agent.destroy();
 
     expect(problems.slice(0, 10)).toEqual([]);
-    expect(responses).toBeGreaterThan(300);
-    expect(generations).toBeGreaterThan(20);
+    expect(responses).toBeGreaterThan(100);
+    expect(generations).toBeGreaterThan(10);
   });
 });
