@@ -51,6 +51,7 @@ const healthCheckSchema = z.strictObject({
 
 const poolSchema = z.strictObject({
   balance: z.enum(['round-robin', 'least-requests']).optional(),
+  hostHeader: z.enum(['keep', 'upstream']).optional(),
   upstreams: z.array(upstreamSchema).min(1),
   healthCheck: healthCheckSchema.optional(),
   ejection: z
@@ -231,6 +232,7 @@ export function parseConfigFile(
       idleTimeout: p.timeouts?.idle ?? defaults.idleTimeout,
       retries: p.retries?.attempts ?? defaults.retries,
       retryBudget: p.retries?.budget === undefined ? defaults.retryBudget : p.retries.budget / 100,
+      hostHeader: p.hostHeader ?? defaults.hostHeader,
     });
   }
 

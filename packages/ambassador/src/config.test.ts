@@ -91,6 +91,8 @@ describe('config file', () => {
     ]);
     const api = c.pools.get('api')!;
     expect(api.balance).toBe('least-requests');
+    expect(api.hostHeader).toBe('upstream');
+    expect(c.pools.get('web')!.hostHeader).toBe('keep');
     expect(api.upstreams).toEqual([
       { url: 'https://api-1.example.com:443', weight: 2, maxInFlight: 100 },
       { url: 'https://api-2.example.com:443', weight: 1, maxInFlight: 0 },

@@ -155,6 +155,12 @@ export const settings = {
     env: 'AMBASSADOR_SERVER_NAME',
     help: "SNI and certificate name for TLS upstreams (default: the upstream's host).",
   }),
+  hostHeader: setting(oneOf(['keep', 'upstream']), {
+    flag: 'host-header',
+    env: 'AMBASSADOR_HOST_HEADER',
+    default: 'keep',
+    help: "Host header sent upstream: the client's (keep) or the upstream's own (upstream, for remote services).",
+  }),
   trustForwarded: setting(bool(), {
     flag: 'trust-forwarded',
     env: 'AMBASSADOR_TRUST_FORWARDED',
@@ -228,6 +234,7 @@ export function poolDefaults(
     idleTimeout: s.idleTimeout,
     retries: s.retries,
     retryBudget: s.retryBudget / 100,
+    hostHeader: s.hostHeader,
   };
 }
 

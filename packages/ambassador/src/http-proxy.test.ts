@@ -2,6 +2,7 @@
 // headers, and what it refuses.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -332,6 +333,55 @@ describe('trusted forwarding', () => {
     const amb = await ambassador({ AMBASSADOR_UPSTREAMS: o.url, AMBASSADOR_TRUST_FORWARDED: 'true' });
     await get(`${amb.url}/`, { headers: { 'x-forwarded-for': '10.1.2.3' } });
     expect(xff).toBe('10.1.2.3, 127.0.0.1');
+  });
+});
+
+describe('host header and expect', () => {
+  it("keeps the client's Host by default, sends the upstream's own with hostHeader upstream", async () => {
+    let host: string | undefined;
+    const o = await origin(
+      startOrigin((req, res) => {
+        host = req.headers.host;
+        res.end('ok');
+      }),
+    );
+    const keep = await ambassador({ AMBASSADOR_UPSTREAMS: o.url });
+    await get(`${keep.url}/`, { headers: { host: 'localhost:8000' } });
+    expect(host).toBe('localhost:8000');
+    const upstream = await ambassador({ AMBASSADOR_UPSTREAMS: o.url, AMBASSADOR_HOST_HEADER: 'upstream' });
+    await get(`${upstream.url}/`, { headers: { host: 'localhost:8000' } });
+    expect(host).toBe(`127.0.0.1:${o.port}`);
+  });
+
+  it('answers Expect: 100-continue itself and sends the body upstream without it', async () => {
+    let seen: { expect?: string; body: string } | undefined;
+    const o = await origin(
+      startOrigin((req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          seen = { expect: req.headers.expect, body };
+          res.end('got it');
+        });
+      }),
+    );
+    const amb = await ambassador({ AMBASSADOR_UPSTREAMS: o.url, AMBASSADOR_READ_TIMEOUT: '2s' });
+    const r = await new Promise<string>((resolve, reject) => {
+      const req = request(`${amb.url}/up`, {
+        method: 'POST',
+        agent: false,
+        headers: { expect: '100-continue', 'content-length': 5 },
+      });
+      req.on('continue', () => req.end('hello'));
+      req.on('response', (res) => {
+        let b = '';
+        res.on('data', (c) => (b += c));
+        res.on('end', () => resolve(`${res.statusCode} ${b}`));
+      });
+      req.on('error', reject);
+    });
+    expect(r).toBe('200 got it');
+    expect(seen).toEqual({ expect: undefined, body: 'hello' });
   });
 });
 

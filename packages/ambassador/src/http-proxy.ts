@@ -100,6 +100,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
         agent: deps.agents.get(u, pool.config),
         connectTimeout: pool.config.connectTimeout,
         secure: !pool.config.tls.insecure,
+        changeOrigin: pool.config.hostHeader === 'upstream',
         ssl: u.tls ? tlsConnectOptions(u, pool.config.tls) : undefined,
       };
       optionsCache.set(u, o);
@@ -267,6 +268,8 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
         : headers['transfer-encoding'] !== undefined;
     stripHopByHop(headers);
     setForwarded(headers, req.socket.remoteAddress, 'http', state.config.trustForwarded);
+    // Node has already answered "100 Continue" to the client; the upstream gets the body at once.
+    if (headers.expect !== undefined) delete headers.expect;
     req.url = rewritePath(route, url);
     const ex: Exchange = {
       start: now(),

@@ -23,6 +23,7 @@ function pool(over: Partial<PoolConfig> & { urls?: [string, number][] } = {}, no
       idleTimeout: 1000,
       retries: 1,
       retryBudget: 0.2,
+      hostHeader: 'keep',
       ...rest,
     },
     { now },

@@ -59,6 +59,8 @@ export interface PoolConfig {
   readonly retries: number;
   /** Retries may add at most this fraction of requests (0.2 = 20%). */
   readonly retryBudget: number;
+  /** Host header sent upstream: the client's (`keep`, for a pod's own app) or the upstream's own (`upstream`, for remote services). */
+  readonly hostHeader: 'keep' | 'upstream';
 }
 
 export interface RouteConfig {
