@@ -24,10 +24,7 @@ export function createApp(files: StaticFiles, log: Logger): Express {
   const serveFiles: RequestHandler = async (req, res, next) => {
     const t = files.target(req);
     if (t === null) return files.sendText(res, 503, 'no content yet: the root does not resolve\n');
-    if (!('key' in t)) {
-      if (t.ok) return next(new Error('unreachable'));
-      return files.sendText(res, t.status, `${t.status === 404 ? 'not found' : t.reason}\n`);
-    }
+    if ('status' in t) return files.sendText(res, t.status, `${t.status === 404 ? 'not found' : t.reason}\n`);
     const hit = files.fresh(t.key, req.headers['accept-encoding']);
     if (hit) return files.sendVariant(req, res, hit);
     const found = await files.find(t);

@@ -1,6 +1,7 @@
 // The file-serving core shared by both request paths: `serveCached` answers a GET/HEAD straight
 // from memory after a stat proves the cached version is still the one on disk (the fast path, in
-// front of express); `serve` does the full lookup, fills the cache, or streams large files.
+// front of express); `find` + `sendFound` (used by the express app) do the full lookup, fill the
+// cache, or stream large files.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cacheControl } from './cache-policy.ts';
@@ -59,7 +60,8 @@ export function createStaticFiles(opts: StaticOptions) {
     siblings: (rel: string) => opts.precompressed && compressible(contentType(rel)),
   };
 
-  function target(req: IncomingMessage): Target | SafePath | null {
+  /** The request's path and root, a 4xx for a bad path, or null when the root does not resolve. */
+  function target(req: IncomingMessage): Target | Extract<SafePath, { ok: false }> | null {
     const path = safePath(req.url ?? '/', pathOpts);
     if (!path.ok) return path;
     const root = roots.resolve();
@@ -81,7 +83,7 @@ export function createStaticFiles(opts: StaticOptions) {
   function serveCached(req: IncomingMessage, res: ServerResponse): boolean {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || !cache.enabled) return false;
     const t = target(req);
-    if (t === null || !('key' in t)) return false;
+    if (t === null || 'status' in t) return false;
     const v = fresh(t.key, req.headers['accept-encoding']);
     if (!v) return false;
     sendVariant(req, res, v);
