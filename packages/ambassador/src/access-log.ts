@@ -41,6 +41,8 @@ export function formatAccess(e: AccessEntry, time: string): string {
 
 export function createAccessLog(dest?: NodeJS.WritableStream): AccessLog {
   const stream = dest ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // Losing stdout (EPIPE) loses log lines, never the traffic.
+  stream.on('error', () => {});
   return {
     write: (entry) => stream.write(formatAccess(entry, new Date().toISOString())),
     flush: () => {
