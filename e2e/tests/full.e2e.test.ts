@@ -6,6 +6,8 @@ import { deploy } from '../src/fixture.ts';
 import { eventually, get, get200, metricValue } from '../src/wait.ts';
 
 const POD = 'full';
+/** On Kubernetes the kubelet takes up to about a minute to update a ConfigMap volume. */
+const CONFIGMAP_TEST_TIMEOUT_MS = 400_000;
 const versionOf = (text: string): number => Number(/version (\d+)/.exec(text)?.[1] ?? Number.NaN);
 
 function site(n: number): Record<string, string> {
@@ -61,15 +63,19 @@ describe('full', () => {
       expect((await get(`${pod.current.url(POD, port)}/readyz`)).status).toBe(200);
   });
 
-  it('a ConfigMap change reaches clients through the ambassador', async () => {
-    const front = pod.current.url(POD, 8000);
-    await pod.current.updateConfigMap('full-content', site(2));
-    await eventually(async () => expect(versionOf(await get200(`${front}/version.txt`))).toBe(2), {
-      timeoutMs: 150_000,
-      intervalMs: 200,
-      what: 'version 2 through the ambassador',
-    });
-  });
+  it(
+    'a ConfigMap change reaches clients through the ambassador',
+    async () => {
+      const front = pod.current.url(POD, 8000);
+      await pod.current.updateConfigMap('full-content', site(2));
+      await eventually(async () => expect(versionOf(await get200(`${front}/version.txt`))).toBe(2), {
+        timeoutMs: 150_000,
+        intervalMs: 200,
+        what: 'version 2 through the ambassador',
+      });
+    },
+    CONFIGMAP_TEST_TIMEOUT_MS,
+  );
 
   it('web killed: it restarts, serves the same snapshot, and the count carries on', async () => {
     const front = pod.current.url(POD, 8000);
@@ -86,17 +92,21 @@ describe('full', () => {
     });
   });
 
-  it('content-sync killed: content stays served, and later changes still arrive', async () => {
-    const front = pod.current.url(POD, 8000);
-    await killAndRecover(pod.current, 'content-sync');
-    expect(versionOf(await get200(`${front}/version.txt`))).toBe(2);
-    await pod.current.updateConfigMap('full-content', site(3));
-    await eventually(async () => expect(versionOf(await get200(`${front}/version.txt`))).toBe(3), {
-      timeoutMs: 150_000,
-      intervalMs: 200,
-      what: 'version 3 after content-sync restart',
-    });
-  });
+  it(
+    'content-sync killed: content stays served, and later changes still arrive',
+    async () => {
+      const front = pod.current.url(POD, 8000);
+      await killAndRecover(pod.current, 'content-sync');
+      expect(versionOf(await get200(`${front}/version.txt`))).toBe(2);
+      await pod.current.updateConfigMap('full-content', site(3));
+      await eventually(async () => expect(versionOf(await get200(`${front}/version.txt`))).toBe(3), {
+        timeoutMs: 150_000,
+        intervalMs: 200,
+        what: 'version 3 after content-sync restart',
+      });
+    },
+    CONFIGMAP_TEST_TIMEOUT_MS,
+  );
 
   it('log-adapter killed: after its restart the totals are whole again (no metric lost)', async () => {
     const front = pod.current.url(POD, 8000);

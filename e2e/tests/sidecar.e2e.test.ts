@@ -17,6 +17,8 @@ const versionOf = (text: string): number => Number(/version (\d+)/.exec(text)?.[
 
 /** Kubernetes: the kubelet refreshes ConfigMap volumes within its sync period (about 1 min) plus cache TTL. */
 const PROPAGATION_DEADLINE_MS = 150_000;
+/** Tests that wait for ConfigMap propagation (several times on Kubernetes) get more than the default. */
+const CONFIGMAP_TEST_TIMEOUT_MS = 900_000;
 
 describe('sidecar', () => {
   const pod = deploy('sidecar');
@@ -32,70 +34,78 @@ describe('sidecar', () => {
     expect(metricValue(metrics, 'content_sync_snapshot_files')).toBe(3);
   });
 
-  it('serves an updated ConfigMap in time, and never a mixed snapshot', async () => {
-    const web = pod.current.url('sidecar', 8080);
-    const mixed: string[] = [];
-    const errors: string[] = [];
-    let reads = 0;
-    let stop = false;
-    // A reader that fetches B, A, C, B: when B did not change between its two reads, no swap
-    // happened in between, so A and C must be of B's version too.
-    const reader = (async () => {
-      while (!stop) {
-        try {
-          const [b1, a, c, b2] = [
-            await get(`${web}/version.txt`),
-            await get(`${web}/index.html`),
-            await get(`${web}/style.css`),
-            await get(`${web}/version.txt`),
-          ];
-          for (const r of [b1, a, c, b2])
-            if (r.status !== 200) errors.push(`status ${r.status}: ${r.body.slice(0, 100)}`);
-          const vb = versionOf(b1.body);
-          if (vb === versionOf(b2.body) && (versionOf(a.body) !== vb || versionOf(c.body) !== vb)) {
-            mixed.push(`version.txt=${vb} index.html=${versionOf(a.body)} style.css=${versionOf(c.body)}`);
+  it(
+    'serves an updated ConfigMap in time, and never a mixed snapshot',
+    async () => {
+      const web = pod.current.url('sidecar', 8080);
+      const mixed: string[] = [];
+      const errors: string[] = [];
+      let reads = 0;
+      let stop = false;
+      // A reader that fetches B, A, C, B: when B did not change between its two reads, no swap
+      // happened in between, so A and C must be of B's version too.
+      const reader = (async () => {
+        while (!stop) {
+          try {
+            const [b1, a, c, b2] = [
+              await get(`${web}/version.txt`),
+              await get(`${web}/index.html`),
+              await get(`${web}/style.css`),
+              await get(`${web}/version.txt`),
+            ];
+            for (const r of [b1, a, c, b2])
+              if (r.status !== 200) errors.push(`status ${r.status}: ${r.body.slice(0, 100)}`);
+            const vb = versionOf(b1.body);
+            if (vb === versionOf(b2.body) && (versionOf(a.body) !== vb || versionOf(c.body) !== vb)) {
+              mixed.push(`version.txt=${vb} index.html=${versionOf(a.body)} style.css=${versionOf(c.body)}`);
+            }
+            reads++;
+          } catch (err) {
+            errors.push((err as Error).message);
           }
-          reads++;
-        } catch (err) {
-          errors.push((err as Error).message);
         }
+      })();
+      try {
+        for (const n of [2, 3, 4, 5, 6]) {
+          const started = Date.now();
+          await pod.current.updateConfigMap('sidecar-content', site(n));
+          await eventually(
+            async () => {
+              expect(versionOf(await get200(`${web}/version.txt`))).toBe(n);
+            },
+            { timeoutMs: PROPAGATION_DEADLINE_MS, intervalMs: 100, what: `version ${n} served` },
+          );
+          process.stderr.write(
+            `sidecar: version ${n} served ${Date.now() - started} ms after the ConfigMap update\n`,
+          );
+        }
+      } finally {
+        stop = true;
+        await reader;
       }
-    })();
-    try {
-      for (const n of [2, 3, 4, 5, 6]) {
-        const started = Date.now();
-        await pod.current.updateConfigMap('sidecar-content', site(n));
-        await eventually(
-          async () => {
-            expect(versionOf(await get200(`${web}/version.txt`))).toBe(n);
-          },
-          { timeoutMs: PROPAGATION_DEADLINE_MS, intervalMs: 100, what: `version ${n} served` },
-        );
-        process.stderr.write(
-          `sidecar: version ${n} served ${Date.now() - started} ms after the ConfigMap update\n`,
-        );
-      }
-    } finally {
-      stop = true;
-      await reader;
-    }
-    expect(reads).toBeGreaterThan(5);
-    expect(errors).toEqual([]);
-    expect(mixed).toEqual([]);
-    expect(await get200(`${web}/style.css`)).toContain('version 6');
-  });
+      expect(reads).toBeGreaterThan(5);
+      expect(errors).toEqual([]);
+      expect(mixed).toEqual([]);
+      expect(await get200(`${web}/style.css`)).toContain('version 6');
+    },
+    CONFIGMAP_TEST_TIMEOUT_MS,
+  );
 
-  it('a file removed from the ConfigMap is gone from the next snapshot', async () => {
-    const web = pod.current.url('sidecar', 8080);
-    const { 'style.css': _dropped, ...rest } = site(7);
-    await pod.current.updateConfigMap('sidecar-content', rest);
-    await eventually(async () => expect(versionOf(await get200(`${web}/version.txt`))).toBe(7), {
-      timeoutMs: PROPAGATION_DEADLINE_MS,
-      what: 'version 7 served',
-    });
-    // A file removed from the source is gone from the new snapshot (a 404, not the old bytes).
-    expect((await get(`${web}/style.css`)).status).toBe(404);
-  });
+  it(
+    'a file removed from the ConfigMap is gone from the next snapshot',
+    async () => {
+      const web = pod.current.url('sidecar', 8080);
+      const { 'style.css': _dropped, ...rest } = site(7);
+      await pod.current.updateConfigMap('sidecar-content', rest);
+      await eventually(async () => expect(versionOf(await get200(`${web}/version.txt`))).toBe(7), {
+        timeoutMs: PROPAGATION_DEADLINE_MS,
+        what: 'version 7 served',
+      });
+      // A file removed from the source is gone from the new snapshot (a 404, not the old bytes).
+      expect((await get(`${web}/style.css`)).status).toBe(404);
+    },
+    CONFIGMAP_TEST_TIMEOUT_MS,
+  );
 });
 
 describe('sidecar-init', () => {
