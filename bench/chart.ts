@@ -10,18 +10,24 @@ import { basename, join } from 'node:path';
 
 export interface Bar {
   label: string;
+  /** How much better multipod does: > 1 better, < 1 worse (inverted for lower-is-better columns). */
   ratio: number;
+  /** The cell as the table shows it, e.g. "0.85×". */
+  shown: string;
   goal?: number;
 }
 export interface Group {
   bench: string;
   title: string;
   column: string;
+  /** The column measures something where less is better (latency, time, memory): bars inverted. */
+  lowerIsBetter: boolean;
   bars: Bar[];
 }
 
 const RATIO = /^\**\s*([\d.,]+)\s*×\s*(faster|less|fewer|slower|more)?\s*\**$/;
 const GOAL = /([\d.]+)\s*×/;
+const LOWER_IS_BETTER = /p\d\d|latency|time|\bms\b|rss|cpu|memory|bytes/i;
 
 /** Splits a markdown table row into trimmed cells. */
 const cells = (line: string) =>
@@ -48,17 +54,25 @@ export function groupsOf(bench: string, markdown: string): Group[] {
     const col = header.findIndex((_, k) => k > 0 && rows.some((r) => RATIO.test(r[k] ?? '')));
     if (col === -1) continue;
     const goalCol = header.findIndex((h) => /^goal$/i.test(h));
+    const lowerIsBetter = LOWER_IS_BETTER.test(header[col]!);
+    const matched = rows.filter((r) => RATIO.test(r[col] ?? ''));
+    // Rows named by a number repeated per tool (files: 1100, 1100…) also need the tool's name.
+    const firsts = matched.map((r) => r[0]!);
+    const ambiguous = new Set(firsts).size < firsts.length;
     const bars: Bar[] = [];
-    for (const r of rows) {
-      const m = RATIO.exec(r[col] ?? '');
-      if (!m) continue;
+    for (const r of matched) {
+      const m = RATIO.exec(r[col]!)!;
       const n = Number(m[1]!.replace(/,/g, ''));
-      // "2× slower" and "2× more" (CPU, memory) are worse by that factor: 0.5 on the chart.
-      const ratio = m[2] === 'slower' || m[2] === 'more' ? 1 / n : n;
-      if (!(ratio > 0)) continue;
-      const bar: Bar = { label: r[0]!.replace(/`/g, ''), ratio: Math.round(ratio * 1000) / 1000 };
+      // "2× faster", "2× less" are better by that factor; "2× slower", "2× more" worse; a bare
+      // ratio in a lower-is-better column (a p99 ratio) is better when below 1.
+      const worseWord = m[2] === 'slower' || m[2] === 'more';
+      const invert = m[2] ? worseWord : lowerIsBetter;
+      const ratio = invert ? 1 / n : n;
+      if (!(ratio > 0 && Number.isFinite(ratio))) continue;
+      const label = (ambiguous ? `${r[0]} · ${r[1] ?? ''}` : r[0]!).replace(/`/g, '');
+      const bar: Bar = { label, ratio: Math.round(ratio * 1000) / 1000, shown: r[col]!.replace(/\*/g, '') };
       const g = goalCol === -1 ? null : GOAL.exec(r[goalCol] ?? '');
-      if (g) bar.goal = Number(g[1]);
+      if (g) bar.goal = invert ? 1 / Number(g[1]) : Number(g[1]);
       bars.push(bar);
     }
     if (bars.length)
@@ -66,6 +80,7 @@ export function groupsOf(bench: string, markdown: string): Group[] {
         bench,
         title: heading === `bench ${bench}` ? bench : heading,
         column: header[col]!,
+        lowerIsBetter,
         bars,
       });
   }
@@ -87,7 +102,7 @@ export function renderSvg(groups: readonly Group[], stamp: string): string {
   const out: string[] = [];
   let y = 72;
   for (const g of groups) {
-    const sub = `${g.title === g.bench ? '' : `${g.title} — `}${g.column}`;
+    const sub = `${g.title === g.bench ? '' : `${g.title} — `}${g.column}${g.lowerIsBetter ? ' (lower is better: drawn inverted)' : ''}`;
     out.push(
       `<text x="16" y="${y}"><tspan class="bench">${esc(g.bench)}</tspan><tspan class="sub" dx="10">${esc(sub)}</tspan></text>`,
     );
@@ -98,9 +113,9 @@ export function renderSvg(groups: readonly Group[], stamp: string): string {
       const left = Math.min(one, bx);
       const end = Math.max(bx, b.goal === undefined ? bx : x(b.goal));
       out.push(
-        `<text x="${LABEL - 10}" y="${y + BAR - 5}" class="label" text-anchor="end">${esc(b.label.slice(0, 52))}</text>`,
+        `<text x="${LABEL - 10}" y="${y + BAR - 5}" class="label" text-anchor="end">${esc(b.label.length > 52 ? `${b.label.slice(0, 51)}…` : b.label)}</text>`,
         `<rect x="${left.toFixed(1)}" y="${y}" width="${Math.max(2, Math.abs(bx - one)).toFixed(1)}" height="${BAR}" rx="3" fill="${colour}"/>`,
-        `<text x="${(Math.max(end, one) + 6).toFixed(1)}" y="${y + BAR - 5}" class="value">${b.ratio}×</text>`,
+        `<text x="${(Math.max(end, one) + 6).toFixed(1)}" y="${y + BAR - 5}" class="value">${esc(b.shown)}</text>`,
       );
       if (b.goal !== undefined)
         out.push(
@@ -149,7 +164,7 @@ export function resultsSection(files: readonly { name: string; markdown: string 
       markdown
         .trim()
         .replace(/^## /gm, '### ')
-        .replace(/^# bench .*$/m, `## ${name}`)
+        .replace(/^# (?:bench )?(.*)$/m, (_m, title: string) => `## ${title.trim() || name}`)
         .concat(
           `\n\nRaw: [bench/results/${name}.md](../bench/results/${name}.md), [.json](../bench/results/${name}.json).`,
         ),
