@@ -11,7 +11,7 @@ export default class SummaryReporter implements Reporter {
     // vitest.config.ts → unit, vitest.system.config.ts → system, e2e/vitest.config.ts → e2e
     const config = vitest.config.config ? relative(vitest.config.root, vitest.config.config) : '';
     const dir = dirname(config);
-    this.#suite = dir !== '.' ? dir : /^vitest\.(.+)\.config\./.exec(config)?.[1] ?? 'unit';
+    this.#suite = dir !== '.' ? dir : (/^vitest\.(.+)\.config\./.exec(config)?.[1] ?? 'unit');
   }
 
   onTestRunEnd(modules: readonly TestModule[]): void {

@@ -7,7 +7,9 @@ if (!dir) throw new Error('usage: node scripts/summary-total.ts <dir>');
 const total = { passed: 0, failed: 0, skipped: 0 };
 for (const file of readdirSync(dir).sort()) {
   const counts = JSON.parse(readFileSync(join(dir, file), 'utf8')) as typeof total;
-  console.log(`${file.replace(/\.json$/, '')}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  console.log(
+    `${file.replace(/\.json$/, '')}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+  );
   total.passed += counts.passed;
   total.failed += counts.failed;
   total.skipped += counts.skipped;
