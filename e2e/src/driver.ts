@@ -17,6 +17,12 @@ export interface Deployment {
   url(pod: string, containerPort: number): string;
   /** Runs argv in one container, like `kubectl exec <pod> -c <container> -- argv`. */
   exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult>;
+  /**
+   * Longest time the engine itself may take to show an updated ConfigMap in the pod's volume
+   * (the kubelet's sync period plus its cache; 0 when the driver writes the volume directly).
+   * What the pod adds on top is the pod's own latency, which the tests bound separately.
+   */
+  readonly configMapDelayMs: number;
   /** Replaces a ConfigMap's data, as `kubectl apply` of an edited ConfigMap does. */
   updateConfigMap(name: string, data: Record<string, string>): Promise<void>;
   /** SIGKILLs a container's process, as a crash would; the pod's restartPolicy brings it back. */

@@ -38,6 +38,8 @@ let applies = 0;
 
 class KindDeployment implements Deployment {
   readonly pods: string[];
+  /** kubelet: sync period (1 min, jittered) plus the ConfigMap cache/watch delay. */
+  readonly configMapDelayMs = 120_000;
   private readonly ns: string;
   private readonly forwards = new Map<string, { child: ChildProcess; ports: Map<number, number> }>();
   private stopping = false;

@@ -85,6 +85,8 @@ interface Played {
 }
 
 class PodmanDeployment implements Deployment {
+  /** The driver writes the ConfigMap's volume itself, at once. */
+  readonly configMapDelayMs = 0;
   private readonly played = new Map<string, Played>();
   /** name -> IP for pods with hostname + subdomain: the cluster DNS of a headless Service. */
   private readonly dns = new Map<string, string>();

@@ -69,7 +69,7 @@ describe('full', () => {
       const front = pod.current.url(POD, 8000);
       await pod.current.updateConfigMap('full-content', site(2));
       await eventually(async () => expect(versionOf(await get200(`${front}/version.txt`))).toBe(2), {
-        timeoutMs: 150_000,
+        timeoutMs: pod.current.configMapDelayMs + 5_000,
         intervalMs: 200,
         what: 'version 2 through the ambassador',
       });
@@ -100,7 +100,7 @@ describe('full', () => {
       expect(versionOf(await get200(`${front}/version.txt`))).toBe(2);
       await pod.current.updateConfigMap('full-content', site(3));
       await eventually(async () => expect(versionOf(await get200(`${front}/version.txt`))).toBe(3), {
-        timeoutMs: 150_000,
+        timeoutMs: pod.current.configMapDelayMs + 5_000,
         intervalMs: 200,
         what: 'version 3 after content-sync restart',
       });

@@ -15,8 +15,8 @@ function site(n: number): Record<string, string> {
 
 const versionOf = (text: string): number => Number(/version (\d+)/.exec(text)?.[1] ?? Number.NaN);
 
-/** Kubernetes: the kubelet refreshes ConfigMap volumes within its sync period (about 1 min) plus cache TTL. */
-const PROPAGATION_DEADLINE_MS = 150_000;
+/** What the pod may add once the new files are in its volume: content-sync's watch, snapshot, swap. */
+const POD_LATENCY_MS = 5_000;
 /** Tests that wait for ConfigMap propagation (several times on Kubernetes) get more than the default. */
 const CONFIGMAP_TEST_TIMEOUT_MS = 900_000;
 
@@ -73,7 +73,11 @@ describe('sidecar', () => {
             async () => {
               expect(versionOf(await get200(`${web}/version.txt`))).toBe(n);
             },
-            { timeoutMs: PROPAGATION_DEADLINE_MS, intervalMs: 100, what: `version ${n} served` },
+            {
+              timeoutMs: pod.current.configMapDelayMs + POD_LATENCY_MS,
+              intervalMs: 100,
+              what: `version ${n} served`,
+            },
           );
           process.stderr.write(
             `sidecar: version ${n} served ${Date.now() - started} ms after the ConfigMap update\n`,
@@ -98,7 +102,7 @@ describe('sidecar', () => {
       const { 'style.css': _dropped, ...rest } = site(7);
       await pod.current.updateConfigMap('sidecar-content', rest);
       await eventually(async () => expect(versionOf(await get200(`${web}/version.txt`))).toBe(7), {
-        timeoutMs: PROPAGATION_DEADLINE_MS,
+        timeoutMs: pod.current.configMapDelayMs + POD_LATENCY_MS,
         what: 'version 7 served',
       });
       // A file removed from the source is gone from the new snapshot (a 404, not the old bytes).
