@@ -4,7 +4,8 @@ import { isPortFree } from './ports.ts';
 /** A base port with `count` consecutive free ports above it (checked by binding each). */
 export async function freePortBase(count = 6): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    // Below Linux's ephemeral range (32768+), so no outgoing connection takes one meanwhile.
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
     const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
     if (free.every(Boolean)) return base;
   }
