@@ -87,7 +87,8 @@ async function bench(): Promise<void> {
   const originProc = startProcess('nginx', ['-c', join(dir, 'origin.conf'), '-p', dir]);
   const nginxProc = startProcess('nginx', ['-c', join(dir, 'proxy.conf'), '-p', dir]);
   const haProc = startProcess('haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db']);
-  const ambEnv = (config: string, admin: number, accessLog: boolean) => ({
+  const ambEnv = (config: string, admin: number, accessLog: boolean, engine = 'http-proxy-3') => ({
+    AMBASSADOR_HTTP_ENGINE: engine,
     AMBASSADOR_CONFIG: config,
     AMBASSADOR_ADMIN_PORT: String(admin),
     AMBASSADOR_LOG_LEVEL: 'warn',
@@ -160,6 +161,18 @@ async function bench(): Promise<void> {
   ambQuiet.kill('SIGTERM');
   await new Promise((r) => ambQuiet.once('exit', r));
 
+  // The `node` engine: node:http directly instead of http-proxy-3's web().
+  const ambNode = startProcess(
+    process.execPath,
+    [main],
+    ambEnv(join(dir, 'profile.yaml'), profAdmin!, true, 'node'),
+  );
+  await waitForPort(profHttp!);
+  await wrk(url(profHttp!), { seconds: 2, connections: CONNECTIONS }, []);
+  const ambNodeEngine = await wrk(url(profHttp!), opts, [ambNode.pid!]);
+  ambNode.kill('SIGTERM');
+  await new Promise((r) => ambNode.once('exit', r));
+
   // CPU profile of the unbundled sources (so time is attributed to each library).
   let profile: ReturnType<typeof summarize> | undefined;
   if (PROFILE) {
@@ -209,6 +222,7 @@ async function bench(): Promise<void> {
     ['HAProxy 2.6 mode http (http-reuse always)', ha],
     ['ambassador (http-proxy-3, access log on)', amb],
     ['ambassador (access log off)', ambNoLog],
+    ['ambassador, AMBASSADOR_HTTP_ENGINE=node (access log on)', ambNodeEngine],
     ['reference: bare node:http proxy, no features (bare-proxy.ts)', bare],
   ] as const;
   const lines: string[] = [];
@@ -287,7 +301,7 @@ async function bench(): Promise<void> {
   );
   writeFileSync(
     join(root, 'bench/results/ambassador.json'),
-    `${JSON.stringify({ stamp, args, direct, nginx, haproxy: ha, ambassador: amb, ambassadorNoAccessLog: ambNoLog, bareNodeProxy: bare, halfLoad: { rate, direct: halfDirect, nginx: halfNginx, ambassador: halfAmb }, bulk: { direct: bulkDirect, haproxy: bulkHa, ambassador: bulkAmb }, profile, soak }, null, 2)}\n`,
+    `${JSON.stringify({ stamp, args, direct, nginx, haproxy: ha, ambassador: amb, ambassadorNoAccessLog: ambNoLog, ambassadorNodeEngine: ambNodeEngine, bareNodeProxy: bare, halfLoad: { rate, direct: halfDirect, nginx: halfNginx, ambassador: halfAmb }, bulk: { direct: bulkDirect, haproxy: bulkHa, ambassador: bulkAmb }, profile, soak }, null, 2)}\n`,
   );
 }
 

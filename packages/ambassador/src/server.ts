@@ -100,7 +100,12 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     for (const l of config.listeners) {
       let server: Server | NetServer;
       if (l.protocol === 'http') {
-        const h = createHttpListener(l, { ...common, agents, clientIdleTimeout: s.clientIdleTimeout });
+        const h = createHttpListener(l, {
+          ...common,
+          agents,
+          clientIdleTimeout: s.clientIdleTimeout,
+          engine: s.httpEngine,
+        });
         httpListeners.push(h);
         server = h.server;
       } else {

@@ -44,87 +44,100 @@ async function ambassador(env: Record<string, string>) {
   return a;
 }
 
-describe('https upstreams', () => {
-  it('trusts the CA bundle it is given', async () => {
-    const amb = await ambassador({
-      AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
-      AMBASSADOR_CA_FILE: ca.caFile,
+// Every behaviour holds for both ways of forwarding (see AMBASSADOR_HTTP_ENGINE).
+describe.each(['http-proxy-3', 'node'] as const)('engine %s', (engine) => {
+  describe('https upstreams', () => {
+    it('trusts the CA bundle it is given', async () => {
+      const amb = await ambassador({
+        AMBASSADOR_HTTP_ENGINE: engine,
+        AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
+        AMBASSADOR_CA_FILE: ca.caFile,
+      });
+      const r = await get(`${amb.url}/hello`);
+      expect(r.status).toBe(200);
+      expect(r.body).toBe('secure /hello');
+      expect(lastClientCert).toBeUndefined();
     });
-    const r = await get(`${amb.url}/hello`);
-    expect(r.status).toBe(200);
-    expect(r.body).toBe('secure /hello');
-    expect(lastClientCert).toBeUndefined();
+
+    it('refuses an upstream whose certificate it cannot verify: 502 naming TLS', async () => {
+      const amb = await ambassador({
+        AMBASSADOR_HTTP_ENGINE: engine,
+        AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
+      });
+      const r = await get(`${amb.url}/`);
+      expect(r.status).toBe(502);
+      expect(r.body).toMatch(/TLS to the upstream failed/);
+    });
+
+    it('sends the server name (SNI) and checks the certificate against it', async () => {
+      const amb = await ambassador({
+        AMBASSADOR_HTTP_ENGINE: engine,
+        AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
+        AMBASSADOR_CA_FILE: ca.caFile,
+        AMBASSADOR_SERVER_NAME: 'upstream.test',
+      });
+      expect((await get(`${amb.url}/`)).status).toBe(200);
+      expect(lastSni).toBe('upstream.test');
+      const wrong = await ambassador({
+        AMBASSADOR_HTTP_ENGINE: engine,
+        AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
+        AMBASSADOR_CA_FILE: ca.caFile,
+        AMBASSADOR_SERVER_NAME: 'other.test',
+      });
+      expect((await get(`${wrong.url}/`)).status).toBe(502);
+    });
+
+    it('presents a client certificate when given one', async () => {
+      const amb = await ambassador({
+        AMBASSADOR_HTTP_ENGINE: engine,
+        AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
+        AMBASSADOR_CA_FILE: ca.caFile,
+        AMBASSADOR_CERT_FILE: ca.clientCertFile,
+        AMBASSADOR_KEY_FILE: ca.clientKeyFile,
+      });
+      expect((await get(`${amb.url}/`)).status).toBe(200);
+      expect(lastClientCert).toBe('ambassador');
+    });
   });
 
-  it('refuses an upstream whose certificate it cannot verify: 502 naming TLS', async () => {
-    const amb = await ambassador({ AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}` });
-    const r = await get(`${amb.url}/`);
-    expect(r.status).toBe(502);
-    expect(r.body).toMatch(/TLS to the upstream failed/);
-  });
+  describe('tls:// upstreams in TCP mode', () => {
+    let echo: TlsServer;
+    let echoPort: number;
+    beforeAll(async () => {
+      echo = createTlsServer({ cert: ca.serverCert, key: ca.serverKey }, (s) => s.pipe(s));
+      echo.listen(0, '127.0.0.1');
+      await once(echo, 'listening');
+      echoPort = (echo.address() as AddressInfo).port;
+    });
+    afterAll(async () => {
+      await new Promise((r) => echo.close(r));
+    });
 
-  it('sends the server name (SNI) and checks the certificate against it', async () => {
-    const amb = await ambassador({
-      AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
-      AMBASSADOR_CA_FILE: ca.caFile,
-      AMBASSADOR_SERVER_NAME: 'upstream.test',
-    });
-    expect((await get(`${amb.url}/`)).status).toBe(200);
-    expect(lastSni).toBe('upstream.test');
-    const wrong = await ambassador({
-      AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
-      AMBASSADOR_CA_FILE: ca.caFile,
-      AMBASSADOR_SERVER_NAME: 'other.test',
-    });
-    expect((await get(`${wrong.url}/`)).status).toBe(502);
-  });
-
-  it('presents a client certificate when given one', async () => {
-    const amb = await ambassador({
-      AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
-      AMBASSADOR_CA_FILE: ca.caFile,
-      AMBASSADOR_CERT_FILE: ca.clientCertFile,
-      AMBASSADOR_KEY_FILE: ca.clientKeyFile,
-    });
-    expect((await get(`${amb.url}/`)).status).toBe(200);
-    expect(lastClientCert).toBe('ambassador');
-  });
-});
-
-describe('tls:// upstreams in TCP mode', () => {
-  let echo: TlsServer;
-  let echoPort: number;
-  beforeAll(async () => {
-    echo = createTlsServer({ cert: ca.serverCert, key: ca.serverKey }, (s) => s.pipe(s));
-    echo.listen(0, '127.0.0.1');
-    await once(echo, 'listening');
-    echoPort = (echo.address() as AddressInfo).port;
-  });
-  afterAll(async () => {
-    await new Promise((r) => echo.close(r));
-  });
-
-  it('originates TLS: the app speaks plain TCP to localhost, the remote gets TLS', async () => {
-    const amb = await ambassador({
-      AMBASSADOR_UPSTREAMS: `tls://127.0.0.1:${echoPort}`,
-      AMBASSADOR_CA_FILE: ca.caFile,
-    });
-    const { connect: netConnect } = await import('node:net');
-    const reply = await new Promise<string>((resolve, reject) => {
-      const s = netConnect(amb.port, '127.0.0.1', () => s.end('ping over tls'));
-      let out = '';
-      s.setEncoding('utf8');
-      s.on('data', (d) => (out += d));
-      s.on('end', () => resolve(out));
-      s.on('error', reject);
-    });
-    expect(reply).toBe('ping over tls');
-    // And the echo server really is TLS-only.
-    await expect(
-      new Promise((resolve, reject) => {
-        const s = connect({ port: echoPort, host: '127.0.0.1', rejectUnauthorized: true }, () => resolve(s));
+    it('originates TLS: the app speaks plain TCP to localhost, the remote gets TLS', async () => {
+      const amb = await ambassador({
+        AMBASSADOR_HTTP_ENGINE: engine,
+        AMBASSADOR_UPSTREAMS: `tls://127.0.0.1:${echoPort}`,
+        AMBASSADOR_CA_FILE: ca.caFile,
+      });
+      const { connect: netConnect } = await import('node:net');
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = netConnect(amb.port, '127.0.0.1', () => s.end('ping over tls'));
+        let out = '';
+        s.setEncoding('utf8');
+        s.on('data', (d) => (out += d));
+        s.on('end', () => resolve(out));
         s.on('error', reject);
-      }),
-    ).rejects.toThrow();
+      });
+      expect(reply).toBe('ping over tls');
+      // And the echo server really is TLS-only.
+      await expect(
+        new Promise((resolve, reject) => {
+          const s = connect({ port: echoPort, host: '127.0.0.1', rejectUnauthorized: true }, () =>
+            resolve(s),
+          );
+          s.on('error', reject);
+        }),
+      ).rejects.toThrow();
+    });
   });
 });
