@@ -2,16 +2,17 @@
 // serve the same 1 KB, 10 KB and 100 KB files; wrk loads each with keep-alive for a few seconds.
 // Prints req/s, p99 and the ratio; writes bench/results/web.md and web.json.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findNginx, type Nginx, startNginx } from '../../packages/web/testdata/nginx.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const mainJs = join(repo, 'packages/web/dist/main.js');
-const seconds = Number(process.env.BENCH_SECONDS ?? 2);
-// The machine is shared: several short rounds, interleaved, and the median of each, resist noise better than one long run.
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const seconds = Number(process.env.BENCH_SECONDS ?? 1);
+// The machine is shared: short rounds, nginx and web back to back in each, resist noise better than
+// one long run. A ratio is the median of the per-round ratios (adjacent runs share the machine's state).
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const sizes = [
   { name: '1 KB', file: '1k.txt', bytes: 1024, goal: 0.5 },
@@ -43,9 +44,28 @@ interface Run {
   rps: number;
   p99ms: number;
   errors: number;
+  /** Requests completed and CPU seconds the server used for them (utime + stime from /proc). */
+  requests: number;
+  cpuS: number;
 }
 
-function wrk(url: string, durationS: number): Run {
+/** CPU seconds used so far by a process and its children (nginx's master + worker; Node's threads). */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const own = (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+    return own + kids.reduce((n, k) => n + cpuSeconds(Number(k)), 0);
+  } catch {
+    return 0;
+  }
+}
+
+function wrk(url: string, durationS: number, serverPid: number): Run {
+  const cpu0 = cpuSeconds(serverPid);
   const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${durationS}s`, '--latency', url], {
     encoding: 'utf8',
   });
@@ -57,7 +77,12 @@ function wrk(url: string, durationS: number): Run {
   const errs = /Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout);
   const errors = Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
-  return { rps, p99ms, errors };
+  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
+  return { rps, p99ms, errors, requests, cpuS: cpuSeconds(serverPid) - cpu0 };
+}
+
+function medianOf(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
 /** The run with the median req/s (its p99 goes with it). */
@@ -67,14 +92,15 @@ function median(runs: Run[]): Run {
 }
 
 async function startWeb(fastPath: boolean): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(
+  const [cmd, ...args] = [
     process.execPath,
-    [mainJs, '--port', '0', '--host', '127.0.0.1', '--root', root, '--fast-path', String(fastPath)],
-    {
-      env: { ...process.env, WEB_ACCESS_LOG: join(dir, `web-${fastPath}.log`), WEB_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+    mainJs,
+    ...['--port', '0', '--host', '127.0.0.1', '--root', root, '--fast-path', String(fastPath)],
+  ];
+  const child = spawn(cmd!, args, {
+    env: { ...process.env, WEB_ACCESS_LOG: join(dir, `web-${fastPath}.log`), WEB_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -96,7 +122,17 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 let nginx: Nginx | undefined;
 const procs: ChildProcess[] = [];
-type Row = { size: string; goal: number; nginx: Run; web: Run; express: Run };
+type Row = {
+  size: string;
+  goal: number;
+  nginx: Run;
+  web: Run;
+  express: Run;
+  webRatio: number;
+  expressRatio: number;
+  /** Requests per CPU-second of the server, over all rounds: less sensitive to a busy machine. */
+  perCpu: { nginx: number; web: number; express: number };
+};
 const rows: Row[] = [];
 try {
   nginx = await startNginx(join(dir, 'nginx'), {
@@ -108,15 +144,25 @@ try {
   const web = await startWeb(true);
   const express = await startWeb(false);
   procs.push(web.child, express.child);
-  const targets = { nginx: nginx.port, web: web.port, express: express.port } as const;
+  const targets = {
+    nginx: [nginx.port, nginx.child.pid!],
+    web: [web.port, web.child.pid!],
+    express: [express.port, express.child.pid!],
+  } as const;
   for (const s of sizes) {
     const row = { size: s.name, goal: s.goal } as Row;
     const runs: Record<string, Run[]> = { nginx: [], web: [], express: [] };
-    for (const port of Object.values(targets)) wrk(`http://127.0.0.1:${port}/${s.file}`, 1); // warm-up: caches, JIT
+    for (const [port, pid] of Object.values(targets)) wrk(`http://127.0.0.1:${port}/${s.file}`, 1, pid); // warm-up
     for (let round = 0; round < rounds; round++)
-      for (const [name, port] of Object.entries(targets))
-        runs[name]!.push(wrk(`http://127.0.0.1:${port}/${s.file}`, seconds));
+      for (const [name, [port, pid]] of Object.entries(targets))
+        runs[name]!.push(wrk(`http://127.0.0.1:${port}/${s.file}`, seconds, pid));
     for (const name of ['nginx', 'web', 'express'] as const) row[name] = median(runs[name]!);
+    const ratios = (name: 'web' | 'express') => runs[name]!.map((r, i) => r.rps / runs.nginx![i]!.rps);
+    row.webRatio = medianOf(ratios('web'));
+    row.expressRatio = medianOf(ratios('express'));
+    const perCpu = (name: string) =>
+      runs[name]!.reduce((n, r) => n + r.requests, 0) / runs[name]!.reduce((n, r) => n + r.cpuS, 0);
+    row.perCpu = { nginx: perCpu('nginx'), web: perCpu('web'), express: perCpu('express') };
     rows.push(row);
     console.log(`${s.name}: nginx ${row.nginx.rps.toFixed(0)} req/s, web ${row.web.rps.toFixed(0)} req/s`);
   }
@@ -129,17 +175,19 @@ try {
 const f0 = (n: number) => n.toFixed(0);
 const f2 = (n: number) => n.toFixed(2);
 const table = [
-  `wrk -t1 -c${connections} -d${seconds}s × ${rounds} interleaved rounds (median shown), keep-alive, one nginx worker vs one Node ${process.version} process, same files; ${new Date().toISOString().slice(0, 10)}.`,
+  `wrk -t1 -c${connections} -d${seconds}s × ${rounds} rounds, nginx and web back to back in each (medians; ratio = median of per-round ratios), keep-alive, one nginx worker vs one Node ${process.version} process, same files; ${new Date().toISOString().slice(0, 10)}.`,
   '',
-  '| file | nginx req/s | web req/s | web / nginx | goal | nginx p99 | web p99 | express-only req/s | express-only / nginx |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| file | nginx req/s | web req/s | web / nginx | goal | nginx p99 | web p99 | req per CPU-s nginx / web (ratio) | express-only req/s | express-only / nginx |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (r) =>
-      `| ${r.size} | ${f0(r.nginx.rps)} | ${f0(r.web.rps)} | **${f2(r.web.rps / r.nginx.rps)}×** | ≥ ${r.goal}× | ${f2(r.nginx.p99ms)} ms | ${f2(r.web.p99ms)} ms | ${f0(r.express.rps)} | ${f2(r.express.rps / r.nginx.rps)}× |`,
+      `| ${r.size} | ${f0(r.nginx.rps)} | ${f0(r.web.rps)} | **${f2(r.webRatio)}×** | ≥ ${r.goal}× | ${f2(r.nginx.p99ms)} ms | ${f2(r.web.p99ms)} ms | ${f0(r.perCpu.nginx)} / ${f0(r.perCpu.web)} (${f2(r.perCpu.web / r.perCpu.nginx)}×) | ${f0(r.express.rps)} | ${f2(r.expressRatio)}× |`,
   ),
   '',
   '"web" answers cached hits on the raw http fast path; "express-only" is the same binary with',
-  '`--fast-path false`, every request through the express app.',
+  '`--fast-path false`, every request through the express app. "req per CPU-s" divides the requests',
+  'served by the CPU time the server process(es) used (/proc utime+stime): it moves less than req/s',
+  'when other work shares the machine.',
   ...(rows.some((r) => r.nginx.errors + r.web.errors + r.express.errors)
     ? [
         '',

@@ -64,17 +64,23 @@ export class AccessLog {
     return this.#dropped;
   }
 
-  /** Call when a request arrives; the line is written when its response is done or aborted. */
-  track(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * Logs a request once its response is done (or aborted). Call with the time it arrived
+   * (`performance.now()`), before or after answering it: a response already handed to the kernel
+   * whole (a cache hit) is logged at once, without a listener.
+   */
+  track(req: IncomingMessage, res: ServerResponse, start: number): void {
     if (!this.enabled) return;
-    const start = performance.now();
-    res.once('close', () => {
-      const seconds = (performance.now() - start) / 1000;
-      // nginx logs 499 when the client closed before an answer was sent.
-      const status = res.headersSent ? res.statusCode : 499;
-      const bytes = res.headersSent ? ((res as CountedResponse)[BODY_BYTES] ?? 0) : 0;
-      this.write(this.#format(req, status, bytes, seconds));
-    });
+    if (res.writableFinished) this.#done(req, res, start);
+    else res.once('close', () => this.#done(req, res, start));
+  }
+
+  #done(req: IncomingMessage, res: ServerResponse, start: number): void {
+    const seconds = (performance.now() - start) / 1000;
+    // nginx logs 499 when the client closed before an answer was sent.
+    const status = res.headersSent ? res.statusCode : 499;
+    const bytes = res.headersSent ? ((res as CountedResponse)[BODY_BYTES] ?? 0) : 0;
+    this.write(this.#format(req, status, bytes, seconds));
   }
 
   /** Queues one line (newline added). Never blocks. */

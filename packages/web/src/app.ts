@@ -53,12 +53,11 @@ export function createApp(files: StaticFiles, log: Logger): Express {
     const opts = files.options;
     if (status === 404 && opts.spaFallback && extensionOf(target.path.rel) === '') {
       const index = await files.find(target, '/', true);
-      if (index.kind === 'file') return files.sendFound(req, res, index, `${target.root}\0/`);
+      if (index.kind === 'file') return files.sendFound(req, res, index, '/');
     }
     if (opts.notFoundPage) {
       const page = await files.find(target, `/${opts.notFoundPage}`, false);
-      if (page.kind === 'file')
-        return files.sendFound(req, res, page, `${target.root}\0/${opts.notFoundPage}`, status);
+      if (page.kind === 'file') return files.sendFound(req, res, page, `/${opts.notFoundPage}`, status);
     }
     files.sendText(res, status, status === 403 ? 'forbidden\n' : 'not found\n');
   };

@@ -3,7 +3,7 @@
 import { renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Web } from './server.ts';
-import { http, Site, startWeb } from './testing.ts';
+import { http, Site, startWeb, until } from './testing.ts';
 
 const site = new Site();
 const T = 1_700_000_000; // a fixed mtime in whole seconds
@@ -71,6 +71,18 @@ describe('file cache', () => {
     expect((await warm('/new.txt')).text).toBe('hello');
     writeFileSync(site.path('new.txt'), 'hello, longer');
     expect((await http(web.port, '/new.txt')).text).toBe('hello, longer');
+  });
+
+  it('picks up a .br sibling added next to an unchanged, cached file', async () => {
+    writeFileSync(site.path('late.css'), 'plain late');
+    const ae = { 'accept-encoding': 'br' };
+    expect((await warm('/late.css')).headers['content-encoding']).toBeUndefined();
+    writeFileSync(site.path('late.css.br'), 'br late');
+    await until(
+      async () => (await http(web.port, '/late.css', { headers: ae })).text === 'br late',
+      5000,
+      '.br served',
+    );
   });
 
   it('stops serving a .br sibling that was removed', async () => {

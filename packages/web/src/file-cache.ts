@@ -1,12 +1,13 @@
-// Hot files in memory, keyed by (resolved root, path). A hit is served only after a cheap stat of
-// the same path proves it is still the very version that was read: same device, inode, size, mtime
-// and ctime. A swapped `current` resolves to another root (another key), an edited file changes
-// mtime/ctime, a replaced one changes inode, a deleted one fails the stat: none can be served stale.
+// Hot files in memory, keyed by URL path. A hit is served only after one stat of the file through
+// WEB_ROOT (`/srv/www/current/a.css`, following `current` as it is now) proves it is the very
+// version that was read: same device, inode, size, mtime and ctime. A swap to a snapshot where the
+// file differs shows another inode; an edit changes mtime/ctime; a deletion fails the stat. The
+// same inode in a new snapshot (content-sync hard-links unchanged files) is the same bytes.
 import { type Stats, statSync } from 'node:fs';
 
 /** One on-disk version of a file: what its bytes and headers were derived from. */
 export interface FileVersion {
-  /** The path under the resolved root that was asked for (symlinks inside the root included). */
+  /** The path through WEB_ROOT that a hit is validated with (symlinks inside the root included). */
   readonly path: string;
   readonly dev: number;
   readonly ino: number;

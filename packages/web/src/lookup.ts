@@ -5,6 +5,8 @@ import { realpath, stat } from 'node:fs/promises';
 
 /** A file found for a request: the path asked for, where it really is, and its stat. */
 export interface Found {
+  /** Path from the root, e.g. `/about/index.html` or `/app.js.br`. */
+  readonly rel: string;
   readonly path: string;
   readonly realPath: string;
   readonly stat: Stats;
@@ -62,7 +64,7 @@ async function find(root: string, rel: string): Promise<Found | Miss> {
   // Dotfiles are judged by the URL (safe-path.ts), not by where a link points: a mounted
   // ConfigMap is `index.html -> ..data/index.html`, and those links must keep working.
   if (!realPath.startsWith(`${root}/`)) return { status: 404, reason: 'symlink leaves the root' };
-  return { path, realPath, stat: st };
+  return { rel, path, realPath, stat: st };
 }
 
 function missFor(err: unknown): Miss {

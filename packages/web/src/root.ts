@@ -1,57 +1,10 @@
-// Resolves WEB_ROOT for every request: `current` may be swapped to another snapshot at any moment,
-// so each request works from the one real path it resolved, and never mixes two snapshots.
-//
-// A full realpath costs one lstat per path component (~10% of a cached hit's CPU, see README), so
-// the resolver keeps the last answer and re-checks it with a single lstat of WEB_ROOT itself:
-// swapping the symlink (rename over it) always makes a new inode, so the next request re-resolves.
-// The directories above WEB_ROOT (mount points in a pod) are re-resolved at least every `maxAgeMs`.
-import { accessSync, constants, lstatSync, realpathSync, type Stats, statSync } from 'node:fs';
+// Resolves WEB_ROOT for a request that goes to disk: `current` may be swapped to another snapshot
+// at any moment, so such a request works from the one real path it resolved (the file, its index,
+// its .br/.gz siblings, the 404 page), and never mixes two snapshots.
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import type { Probe } from '@multipod/service';
 
-export class RootResolver {
-  readonly #root: string;
-  readonly #maxAgeMs: number;
-  #real: string | null = null;
-  #link: Stats | undefined;
-  #at = 0;
-
-  constructor(root: string, opts: { maxAgeMs?: number } = {}) {
-    this.#root = root;
-    this.#maxAgeMs = opts.maxAgeMs ?? 1000;
-  }
-
-  /** The real path of the root right now, or null when it does not resolve (missing, dangling link). */
-  resolve(): string | null {
-    let link: Stats | undefined;
-    try {
-      link = lstatSync(this.#root, { throwIfNoEntry: false });
-    } catch {
-      link = undefined;
-    }
-    if (link === undefined) {
-      this.#real = null;
-      return null;
-    }
-    const prev = this.#link;
-    const now = performance.now();
-    if (
-      this.#real !== null &&
-      prev !== undefined &&
-      now - this.#at < this.#maxAgeMs &&
-      prev.ino === link.ino &&
-      prev.dev === link.dev &&
-      prev.ctimeMs === link.ctimeMs &&
-      prev.mtimeMs === link.mtimeMs
-    )
-      return this.#real;
-    this.#link = link;
-    this.#at = now;
-    this.#real = resolveRoot(this.#root);
-    return this.#real;
-  }
-}
-
-/** The real path of a root, resolved from scratch, or null. */
+/** The real path of the root right now, or null when it does not resolve (missing, dangling link). */
 export function resolveRoot(root: string): string | null {
   try {
     return realpathSync.native(root);

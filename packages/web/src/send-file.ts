@@ -30,6 +30,8 @@ export interface Resource {
   readonly gzip?: Variant;
   /** Memory held, for the cache budget. */
   readonly bytes: number;
+  /** When a full lookup last confirmed this set of files (the .br/.gz siblings present). */
+  checkedAt: number;
 }
 
 /** Strong ETag from inode, mtime and size: a sync that keeps size and mtime still changes the inode. */

@@ -1,6 +1,6 @@
-// createWeb(config): one node:http server on the content port. Each request is logged, then
-// /healthz and /readyz are answered, then cached GET/HEAD hits go straight out (the fast path),
-// and everything else goes through the express app.
+// createWeb(config): one node:http server on the content port. Cached GET/HEAD hits go straight
+// out (the fast path); /healthz and /readyz are answered; everything else goes through the express
+// app. Every request is access-logged when its response is done.
 import { createServer, type Server } from 'node:http';
 import { closeServer, Health, handleHealth, type Logger, listen } from '@multipod/service';
 import { AccessLog } from './access-log.ts';
@@ -56,9 +56,10 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
   // Header/request timeouts are enforced by a periodic sweep; make it fine-grained enough for them.
   const sweep = Math.max(100, Math.min(1000, Math.floor(config.headersTimeout / 2)));
   const server = createServer({ connectionsCheckingInterval: sweep }, (req, res) => {
-    accessLog.track(req, res);
+    const start = performance.now();
+    if (fast && files.serveCached(req, res)) return accessLog.track(req, res, start);
+    accessLog.track(req, res, start);
     if (handleHealth(health, req, res)) return;
-    if (fast && files.serveCached(req, res)) return;
     app(req, res);
   });
   // Slow or idle clients cannot pin the server; idle keep-alive outlives proxies' 60s pools.

@@ -1,14 +1,15 @@
 // The file-serving core shared by both request paths: `serveCached` answers a GET/HEAD straight
-// from memory after a stat proves the cached version is still the one on disk (the fast path, in
-// front of express); `find` + `sendFound` (used by the express app) do the full lookup, fill the
-// cache, or stream large files.
+// from memory after one stat through WEB_ROOT proves the cached version is the file there now (the
+// fast path, in front of express); `find` + `sendFound` (used by the express app) resolve the root,
+// do the full lookup, fill the cache, or stream large files.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
 import { cacheControl } from './cache-policy.ts';
 import { compressible, contentType } from './content-type.ts';
 import { FileCache, sameVersion, stillCurrent, versionOf } from './file-cache.ts';
 import { type Found, type Lookup, lookup } from './lookup.ts';
-import { RootResolver } from './root.ts';
+import { resolveRoot } from './root.ts';
 import { type SafePath, safePath } from './safe-path.ts';
 import {
   acceptedEncodings,
@@ -44,9 +45,20 @@ export type Target = { path: Extract<SafePath, { ok: true }>; root: string; key:
 
 export type StaticFiles = ReturnType<typeof createStaticFiles>;
 
+const SIBLINGS_RECHECK_MS = 1000;
+
+/** The lookup found exactly the files this cached resource holds (same versions, same siblings). */
+function sameFiles(r: Resource, found: Extract<Lookup, { kind: 'file' }>): boolean {
+  const same = (v: Variant | undefined, f: Found | undefined) =>
+    v === undefined ? f === undefined : f !== undefined && sameVersion(v.version, f.stat);
+  return same(r.identity, found.identity) && same(r.br, found.br) && same(r.gzip, found.gzip);
+}
+
 export function createStaticFiles(opts: StaticOptions) {
   const cache = new FileCache<Resource>(opts.cacheSize);
-  const roots = new RootResolver(opts.root);
+  // Cached versions are checked through WEB_ROOT as configured (`/srv/www/current/a.css`): the stat
+  // follows `current` as it is at that instant, so a swap is seen by the very next request.
+  const logicalRoot = resolve(opts.root);
   const security: Record<string, string> = {};
   if (opts.securityHeaders) {
     security['x-content-type-options'] = 'nosniff';
@@ -60,19 +72,26 @@ export function createStaticFiles(opts: StaticOptions) {
     siblings: (rel: string) => opts.precompressed && compressible(contentType(rel)),
   };
 
-  /** The request's path and root, a 4xx for a bad path, or null when the root does not resolve. */
+  /** Cache key of a URL path: `/about` (a redirect) and `/about/` (its index) differ. */
+  const keyOf = (path: Extract<SafePath, { ok: true }>) =>
+    path.dir && path.rel !== '/' ? `${path.rel}/` : path.rel;
+
+  /** The request's path and real root, a 4xx for a bad path, or null when the root does not resolve. */
   function target(req: IncomingMessage): Target | Extract<SafePath, { ok: false }> | null {
     const path = safePath(req.url ?? '/', pathOpts);
     if (!path.ok) return path;
-    const root = roots.resolve();
+    const root = resolveRoot(opts.root);
     if (root === null) return null;
-    return { path, root, key: `${root}\0${path.rel}${path.dir && path.rel !== '/' ? '/' : ''}` };
+    return { path, root, key: keyOf(path) };
   }
 
   /** A cached resource whose files are all still the versions that were read; else undefined. */
   function fresh(key: string, acceptEncoding: string | undefined): Variant | undefined {
     const r = cache.get(key);
     if (!r) return undefined;
+    // The stat below proves the bytes; once a second the slow path also re-checks which .br/.gz
+    // siblings exist (a sibling added next to an unchanged file), reusing the bytes if unchanged.
+    if (performance.now() - r.checkedAt > SIBLINGS_RECHECK_MS) return undefined;
     const v = chooseVariant(r, acceptEncoding);
     if (stillCurrent(r.identity.version) && (v === r.identity || stillCurrent(v.version))) return v;
     cache.delete(key);
@@ -82,9 +101,9 @@ export function createStaticFiles(opts: StaticOptions) {
   /** Fast path: answers from memory and returns true, or returns false having written nothing. */
   function serveCached(req: IncomingMessage, res: ServerResponse): boolean {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || !cache.enabled) return false;
-    const t = target(req);
-    if (t === null || 'status' in t) return false;
-    const v = fresh(t.key, req.headers['accept-encoding']);
+    const path = safePath(req.url ?? '/', pathOpts);
+    if (!path.ok) return false;
+    const v = fresh(keyOf(path), req.headers['accept-encoding']);
     if (!v) return false;
     sendVariant(req, res, v);
     return true;
@@ -132,13 +151,19 @@ export function createStaticFiles(opts: StaticOptions) {
     const variant = (f: Found | undefined, enc: '' | 'br' | 'gzip') => {
       if (!f) return undefined;
       const body = readWhole(f);
-      return body ? makeVariant(enc, versionOf(f.path, f.stat), base, body) : null;
+      return body ? makeVariant(enc, versionOf(logicalRoot + f.rel, f.stat), base, body) : null;
     };
     const identity = variant(found.identity, '');
     const br = variant(found.br, 'br');
     const gzip = variant(found.gzip, 'gzip');
     if (!identity || br === null || gzip === null) return null;
-    return { identity, ...(br ? { br } : {}), ...(gzip ? { gzip } : {}), bytes: total + 1024 };
+    return {
+      identity,
+      ...(br ? { br } : {}),
+      ...(gzip ? { gzip } : {}),
+      bytes: total + 1024,
+      checkedAt: performance.now(),
+    };
   }
 
   /** Sends a found file: from memory (caching it under `key`), or streamed from disk when large. */
@@ -149,9 +174,16 @@ export function createStaticFiles(opts: StaticOptions) {
     key: string | null,
     status = 200,
   ): void {
-    const r = load(found);
+    const cached = key === null ? undefined : cache.get(key);
+    let r: Resource | null;
+    if (cached && sameFiles(cached, found)) {
+      r = cached;
+      r.checkedAt = performance.now();
+    } else {
+      r = load(found);
+      if (r && key !== null) cache.set(key, r);
+    }
     if (r) {
-      if (key !== null) cache.set(key, r);
       sendVariant(req, res, chooseVariant(r, req.headers['accept-encoding']), { status });
       return;
     }
@@ -168,7 +200,7 @@ export function createStaticFiles(opts: StaticOptions) {
     try {
       v = makeVariant(
         enc,
-        versionOf(f.path, fstatSync(fd)),
+        versionOf(logicalRoot + f.rel, fstatSync(fd)),
         baseHeaders(found.rel, Boolean(found.br || found.gzip)),
       );
     } catch (err) {
