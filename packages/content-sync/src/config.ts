@@ -71,8 +71,8 @@ export const settings = {
   pruneGrace: setting(duration(), {
     flag: 'prune-grace',
     env: 'SYNC_PRUNE_GRACE',
-    default: '1m',
-    help: 'How long a replaced snapshot is kept for readers still using it before it is deleted.',
+    default: '10s',
+    help: 'How long a replaced snapshot is left alone for readers still in it; then it is deleted, or recycled into a later snapshot.',
   }),
   maxFiles: setting(int(1, 100_000_000), {
     flag: 'max-files',

@@ -28,12 +28,17 @@ export class Pruner {
     return gone;
   }
 
-  /** Deletes expired snapshots; returns their ids. */
-  async prune(current: string | undefined): Promise<string[]> {
+  /** Forgets a snapshot that was taken over (recycled into a new one). */
+  forget(id: string): void {
+    this.#retired.delete(id);
+  }
+
+  /** Deletes expired snapshots except those in `keep` (the current one, the one kept to recycle). */
+  async prune(keep: ReadonlySet<string>): Promise<string[]> {
     const now = this.#now();
     const removed: string[] = [];
     for (const id of this.#list()) {
-      if (id === current || id.startsWith('.')) continue;
+      if (keep.has(id) || id.startsWith('.')) continue;
       const since = this.#retired.get(id);
       if (since === undefined) {
         this.#retired.set(id, now);

@@ -1,23 +1,43 @@
-// Builds one complete snapshot directory: files unchanged since the previous snapshot are
-// hard-linked from it (cheap: a one-file change on a big tree copies one file), the rest copied.
-// Built under .snapshots/.tmp-<id> and renamed into place only when whole.
-import { copyFileSync, linkSync, mkdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+// Builds one complete snapshot directory under .snapshots/.tmp-<id>, renamed into place only when
+// whole. Two ways:
+// - build: a new tree where files unchanged since the previous snapshot are hard-linked from it
+//   and the rest copied (one link per file: O(files));
+// - recycle: an expired snapshot (replaced longer ago than the grace period, so no reader is in it)
+//   is taken over and only the differences are applied: O(changes) file operations, which keeps a
+//   one-file change on a 100k-file tree cheap.
+// Files are never modified in place: a snapshot's inode may be shared with the live snapshot.
+import {
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
 import { copyFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mtimeOf, sameFile, sourceOf, type Tree, unchangedSince } from './scan.ts';
 
-export interface Previous {
-  /** The previous snapshot's directory. */
+export interface Snapshot {
+  /** The snapshot's directory. */
   readonly dir: string;
   /** The scan it was built from. */
   readonly tree: Tree;
 }
 
+/** Kept for readability at call sites: the live snapshot a new one links from. */
+export type Previous = Snapshot;
+
 export interface BuildOptions {
   snapshotsDir: string;
   id: string;
   tree: Tree;
-  previous?: Previous | undefined;
+  /** The live snapshot: unchanged files are hard-linked from it. */
+  previous?: Snapshot | undefined;
+  /** An expired snapshot to update in place instead of building from nothing. */
+  recycle?: Snapshot | undefined;
   /** Paths the watcher saw change: copied even when their stat looks the same. */
   forced?: ReadonlySet<string>;
   /** `copy` for a live source; `link` when the source is a private staging tree (an unpacked archive). */
@@ -29,6 +49,9 @@ export interface Built {
   readonly dir: string;
   readonly linked: number;
   readonly copied: number;
+  readonly kept: number;
+  readonly removed: number;
+  readonly recycled: boolean;
 }
 
 /** A source file changed while it was being copied: the caller scans again. */
@@ -42,29 +65,67 @@ const PARALLEL_FROM = 64;
 const POOL = 8;
 export const TMP_PREFIX = '.tmp-';
 
+const tick = async (n: number, signal: AbortSignal | undefined) => {
+  if (n % SLICE !== 0) return;
+  await new Promise((r) => setImmediate(r));
+  if (signal?.aborted) throw signal.reason;
+};
+
 export async function buildSnapshot(opts: BuildOptions): Promise<Built> {
   const tmp = join(opts.snapshotsDir, `${TMP_PREFIX}${opts.id}`);
   const final = join(opts.snapshotsDir, opts.id);
+  const { tree, previous, recycle } = opts;
+  const forced = opts.forced;
   let linked = 0;
-  let copied = 0;
+  let kept = 0;
+  let removed = 0;
   let work = 0;
   const unstable: string[] = [];
   try {
-    mkdirSync(tmp, { recursive: true, mode: 0o755 });
-    for (const d of opts.tree.dirs) mkdirSync(join(tmp, d), { mode: 0o755 });
-    const { tree, previous } = opts;
+    if (recycle) {
+      // Take the expired snapshot over (one rename: its old name is gone for good), then make it
+      // equal the new tree: remove what went away, create new directories, replace changed files.
+      renameSync(recycle.dir, tmp);
+      const old = recycle.tree;
+      for (let j = 0; j < old.paths.length; j++) {
+        await tick(++work, opts.signal);
+        const rel = old.paths[j]!;
+        const i = tree.index.get(rel);
+        if (i !== undefined && !forced?.has(rel) && sameFile(tree, i, old, j)) continue;
+        try {
+          unlinkSync(`${tmp}/${rel}`);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        if (i === undefined) removed++;
+      }
+      const newDirs = new Set(tree.dirs);
+      for (let k = old.dirs.length - 1; k >= 0; k--) {
+        const d = old.dirs[k]!;
+        if (!newDirs.has(d)) rmSync(`${tmp}/${d}`, { recursive: true, force: true });
+      }
+      const oldDirs = new Set(old.dirs);
+      for (const d of tree.dirs) if (!oldDirs.has(d)) mkdirSync(`${tmp}/${d}`, { mode: 0o755 });
+    } else {
+      mkdirSync(tmp, { recursive: true, mode: 0o755 });
+      for (const d of tree.dirs) mkdirSync(`${tmp}/${d}`, { mode: 0o755 });
+    }
+
     const copies: number[] = [];
     for (let i = 0; i < tree.paths.length; i++) {
-      if (++work % SLICE === 0) {
-        await new Promise((r) => setImmediate(r));
-        if (opts.signal?.aborted) throw opts.signal.reason;
-      }
+      await tick(++work, opts.signal);
       const rel = tree.paths[i]!;
-      const dst = `${tmp}/${rel}`;
+      if (recycle) {
+        const j = recycle.tree.index.get(rel);
+        if (j !== undefined && !forced?.has(rel) && sameFile(tree, i, recycle.tree, j)) {
+          kept++;
+          continue;
+        }
+      }
       const j = previous?.tree.index.get(rel);
-      if (previous && j !== undefined && !opts.forced?.has(rel) && sameFile(tree, i, previous.tree, j)) {
+      if (previous && j !== undefined && !forced?.has(rel) && sameFile(tree, i, previous.tree, j)) {
         try {
-          linkSync(`${previous.dir}/${rel}`, dst);
+          linkSync(`${previous.dir}/${rel}`, `${tmp}/${rel}`);
           linked++;
           continue;
         } catch {
@@ -73,10 +134,11 @@ export async function buildSnapshot(opts: BuildOptions): Promise<Built> {
       }
       copies.push(i);
     }
+
     // Copies: a few inline; many (a first publish) through a small pool of parallel system calls.
     const copyOne = async (i: number, parallel: boolean) => {
       const src = sourceOf(tree, i);
-      const dst = join(tmp, tree.paths[i]!);
+      const dst = `${tmp}/${tree.paths[i]!}`;
       if (opts.materialize === 'link') {
         try {
           linkSync(src, dst);
@@ -111,14 +173,13 @@ export async function buildSnapshot(opts: BuildOptions): Promise<Built> {
       };
       await Promise.all(Array.from({ length: POOL }, worker));
     }
-    copied = copies.length;
     if (unstable.length)
       throw new UnstableError(
         `source changed while being copied (${unstable.slice(0, 3).join(', ')}${unstable.length > 3 ? '…' : ''})`,
       );
     if (opts.signal?.aborted) throw opts.signal.reason;
     renameSync(tmp, final);
-    return { dir: final, linked, copied };
+    return { dir: final, linked, copied: copies.length, kept, removed, recycled: recycle !== undefined };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;

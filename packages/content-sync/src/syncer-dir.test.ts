@@ -22,6 +22,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   currentTree,
   makeSyncer,
+  readTree,
   removeDir,
   snapshotIds,
   type TestSyncer,
@@ -246,14 +247,56 @@ describe('directory source', () => {
   it('prunes replaced snapshots after the grace period, never the current one', async () => {
     put('index.html', 'v0');
     await start({ target, pruneGrace: 300 });
-    for (let v = 1; v <= 3; v++) {
+    for (let v = 1; v <= 4; v++) {
       put('index.html', `v${v}`);
       await waitFor(`v${v}`, () => currentTree(target)?.['index.html'] === `v${v}`);
     }
-    expect(snapshotIds(target).length).toBeGreaterThan(1);
-    await waitFor('old snapshots pruned', () => snapshotIds(target).length === 1, 5_000);
-    expect(snapshotIds(target)[0]).toBe(readlinkSync(join(target, 'current')).slice('.snapshots/'.length));
-    expect(currentTree(target)).toEqual({ 'index.html': 'v3' });
+    expect(snapshotIds(target).length).toBeGreaterThan(2);
+    // What stays: the current snapshot, and the one it replaced (kept to be recycled).
+    await waitFor('old snapshots pruned', () => snapshotIds(target).length === 2, 5_000);
+    const current = readlinkSync(join(target, 'current')).slice('.snapshots/'.length);
+    expect(snapshotIds(target)).toContain(current);
+    expect(currentTree(target)).toEqual({ 'index.html': 'v4' });
+  });
+
+  it('recycles an expired snapshot into the next one, changing only what changed', async () => {
+    put('same.txt', 'same');
+    put('edit.txt', 'v1');
+    put('gone.txt', 'gone');
+    put('dir/inner.txt', 'inner');
+    put('becomes-dir', 'a file first');
+    put('becomes-file/x.txt', 'a dir first');
+    const t = await start({ target, pruneGrace: 100 });
+    const first = realpathSync(join(target, 'current'));
+    const sameIno = statSync(join(first, 'same.txt')).ino;
+    put('edit.txt', 'v2');
+    await waitFor('v2', () => currentTree(target)?.['edit.txt'] === 'v2');
+    const second = realpathSync(join(target, 'current'));
+    const secondTree = currentTree(target);
+    await new Promise((r) => setTimeout(r, 150)); // the first snapshot's grace passes
+    put('edit.txt', 'v3');
+    rmSync(join(src, 'gone.txt'));
+    rmSync(join(src, 'dir'), { recursive: true });
+    put('new/deep/n.txt', 'new');
+    rmSync(join(src, 'becomes-dir'));
+    put('becomes-dir/y.txt', 'now a dir');
+    rmSync(join(src, 'becomes-file'), { recursive: true });
+    put('becomes-file', 'now a file');
+    await waitFor(
+      'v3',
+      () => currentTree(target)?.['edit.txt'] === 'v3' && currentTree(target)?.['becomes-file'],
+    );
+    expect(t.logs.some((l) => l.msg === 'published' && l.recycled === true)).toBe(true);
+    expect(existsSync(first)).toBe(false); // taken over, under the new id
+    expect(currentTree(target)).toEqual({
+      'same.txt': 'same',
+      'edit.txt': 'v3',
+      'new/deep/n.txt': 'new',
+      'becomes-dir/y.txt': 'now a dir',
+      'becomes-file': 'now a file',
+    });
+    expect(statSync(join(target, 'current', 'same.txt')).ino).toBe(sameIno);
+    expect(readTree(second)).toEqual(secondTree); // the snapshot it replaced is untouched
   });
 
   it('exports its metrics with the current snapshot id as a label', async () => {

@@ -11,7 +11,7 @@ import { createMetrics, type RunResult, type SyncMetrics } from './metrics.ts';
 import { Pruner } from './prune.ts';
 import { currentId, prepareTarget, snapshotsDir, swapCurrent } from './publish.ts';
 import { sameFile, scanTree, type Tree } from './scan.ts';
-import { buildSnapshot, type Previous, UnstableError } from './snapshot.ts';
+import { buildSnapshot, type Previous, type Snapshot, UnstableError } from './snapshot.ts';
 import { ArchiveSource } from './source-archive.ts';
 import { DirWatcher } from './source-dir.ts';
 import { Webhook } from './webhook.ts';
@@ -63,6 +63,8 @@ export class Syncer {
   readonly #abort = new AbortController();
   #watcher: DirWatcher | undefined;
   #previous: Previous | undefined;
+  /** The last replaced snapshot, kept to be recycled into a later one once its grace has passed. */
+  #recyclable: (Snapshot & { id: string; retiredAt: number }) | undefined;
   #current: string | undefined;
   #published = false;
   #failures = 0;
@@ -318,11 +320,21 @@ export class Syncer {
   async #publish(tree: Tree, materialize: 'copy' | 'link', forced: ReadonlySet<string>): Promise<string> {
     const t0 = performance.now();
     const id = this.#newId();
+    const live = materialize === 'copy' ? this.#previous : undefined;
+    // An expired replaced snapshot is updated in place (O(changes)) rather than rebuilt (O(files)).
+    let recycle: Snapshot | undefined;
+    const r = this.#recyclable;
+    if (live && r && this.#now() - r.retiredAt >= this.#cfg.pruneGrace && r.tree.root === tree.root) {
+      this.#recyclable = undefined;
+      this.#pruner.forget(r.id);
+      if (existsSync(r.dir)) recycle = r;
+    }
     const built = await buildSnapshot({
       snapshotsDir: this.#snapshots,
       id,
       tree,
-      previous: materialize === 'copy' ? this.#previous : undefined,
+      previous: live,
+      recycle,
       forced,
       materialize,
       signal: this.#abort.signal,
@@ -332,7 +344,12 @@ export class Syncer {
     const old = this.#current;
     this.#current = id;
     this.#published = true;
-    if (old && old !== id) this.#pruner.retire(old);
+    if (old && old !== id) {
+      this.#pruner.retire(old);
+      // Keep the replaced snapshot (and what it holds) for recycling; an older spare goes to the pruner.
+      if (live && live.dir === join(this.#snapshots, old))
+        this.#recyclable = { id: old, dir: live.dir, tree: live.tree, retiredAt: this.#now() };
+    }
     this.metrics.setCurrent(id, tree.paths.length, tree.bytes);
     this.#log.info(
       {
@@ -341,6 +358,7 @@ export class Syncer {
         bytes: tree.bytes,
         linked: built.linked,
         copied: built.copied,
+        ...(built.recycled ? { recycled: true, kept: built.kept, removed: built.removed } : {}),
         ms: Math.round(performance.now() - t0),
         rssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20),
       },
@@ -360,7 +378,10 @@ export class Syncer {
     }
     this.#pruning = true;
     try {
-      const removed = await this.#pruner.prune(this.#current);
+      const keep = new Set<string>();
+      if (this.#current) keep.add(this.#current);
+      if (this.#recyclable) keep.add(this.#recyclable.id);
+      const removed = await this.#pruner.prune(keep);
       if (removed.length) this.#log.debug({ removed }, 'pruned old snapshots');
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'pruning old snapshots failed');
