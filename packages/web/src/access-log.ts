@@ -23,6 +23,10 @@ export interface AccessLogOptions {
   now?: () => number;
 }
 
+/** Lines are written in batches of this size, or after FLUSH_MS, whichever comes first. */
+const BATCH_BYTES = 64 * 1024;
+const FLUSH_MS = 100;
+
 /** Lines held in memory while a write is in flight; past this (a stuck disk) new lines are dropped. */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
@@ -35,6 +39,7 @@ export class AccessLog {
   #pendingBytes = 0;
   #writing = false;
   #scheduled = false;
+  #flushTimer: NodeJS.Timeout | undefined;
   #reopenWanted = false;
   #closed = false;
   #dropped = 0;
@@ -92,9 +97,19 @@ export class AccessLog {
     }
     this.#pending.push(line);
     this.#pendingBytes += line.length + 1;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.#flush());
+    // Like nginx's `access_log … buffer=64k flush=…`: one write per 64 KiB or per FLUSH_MS.
+    if (this.#pendingBytes >= BATCH_BYTES) {
+      if (this.#flushTimer) clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    } else if (!this.#flushTimer && !this.#scheduled) {
+      this.#flushTimer = setTimeout(() => {
+        this.#flushTimer = undefined;
+        this.#flush();
+      }, FLUSH_MS);
     }
   }
 
@@ -109,27 +124,51 @@ export class AccessLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
     while (this.#writing) await new Promise<void>((r) => this.#idle.push(r));
     this.#closed = true;
-    const rest = this.#take();
-    if (rest) {
-      if (this.#toFile) {
-        this.#maybeRotate(Buffer.byteLength(rest));
-        if (this.#fd !== -1) writeSync(this.#fd, rest);
-      } else process.stdout.write(rest);
-    }
+    if (!this.#toFile) process.stdout.write(this.#take(Number.POSITIVE_INFINITY));
+    else
+      for (let chunk = this.#nextChunk(); chunk; chunk = this.#nextChunk()) {
+        if (this.#fd !== -1) writeSync(this.#fd, chunk);
+        this.#size += chunk.length;
+      }
     if (this.#fd !== -1) closeSync(this.#fd);
     this.#fd = -1;
     if (this.#dropped)
       this.#opts.onError?.(`access log: ${this.#dropped} lines dropped (destination too slow)`);
   }
 
-  #take(): string {
+  /** Takes queued lines up to `room` bytes (always at least one line), newline-terminated. */
+  #take(room: number): string {
     if (this.#pending.length === 0) return '';
-    const s = `${this.#pending.join('\n')}\n`;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    return s;
+    let n = 0;
+    let bytes = 0;
+    if (room === Number.POSITIVE_INFINITY) n = this.#pending.length;
+    else
+      while (n < this.#pending.length) {
+        const b = Buffer.byteLength(this.#pending[n]!) + 1;
+        if (n > 0 && bytes + b > room) break;
+        bytes += b;
+        n++;
+      }
+    const taken = n === this.#pending.length ? this.#pending : this.#pending.slice(0, n);
+    this.#pending = n === this.#pending.length ? [] : this.#pending.slice(n);
+    this.#pendingBytes = this.#pending.reduce((t, l) => t + l.length + 1, 0);
+    return `${taken.join('\n')}\n`;
+  }
+
+  /**
+   * The next bytes for the file: rotates first when the next line would push the file past
+   * WEB_ACCESS_LOG_MAX_SIZE, and takes no more than fits, so rotation happens on the line.
+   */
+  #nextChunk(): Buffer | null {
+    if (this.#pending.length === 0) return null;
+    const { maxSize } = this.#opts;
+    if (maxSize <= 0) return Buffer.from(this.#take(Number.POSITIVE_INFINITY));
+    const first = Buffer.byteLength(this.#pending[0]!) + 1;
+    if (this.#size > 0 && this.#size + first > maxSize) this.#rotate();
+    return Buffer.from(this.#take(Math.max(maxSize - this.#size, 1)));
   }
 
   #flush(): void {
@@ -139,16 +178,14 @@ export class AccessLog {
       this.#reopenWanted = false;
       this.#reopenNow();
     }
-    const text = this.#take();
-    if (!text) return;
     if (!this.#toFile) {
-      process.stdout.write(text);
+      if (this.#pending.length) process.stdout.write(this.#take(Number.POSITIVE_INFINITY));
       return;
     }
-    const buf = Buffer.from(text);
-    this.#maybeRotate(buf.length);
+    const buf = this.#nextChunk();
+    if (!buf) return;
     if (this.#fd === -1) {
-      this.#dropped += text.split('\n').length - 1;
+      this.#dropped += buf.toString().split('\n').length - 1;
       return;
     }
     this.#writing = true;
@@ -185,9 +222,8 @@ export class AccessLog {
   }
 
   /** access.log → access.log.1 → … → access.log.<keep>, then a fresh access.log. */
-  #maybeRotate(incoming: number): void {
-    const { maxSize, keep, destination } = this.#opts;
-    if (maxSize <= 0 || this.#size === 0 || this.#size + incoming <= maxSize) return;
+  #rotate(): void {
+    const { keep, destination } = this.#opts;
     try {
       rmSync(`${destination}.${keep}`, { force: true });
       for (let i = keep - 1; i >= 1; i--) {
