@@ -243,7 +243,7 @@ describe.each(['http-proxy-3', 'node'] as const)('engine %s', (engine) => {
         AMBASSADOR_HTTP_ENGINE: engine,
         AMBASSADOR_UPSTREAMS: `${flaky.url},${good.url}`,
         AMBASSADOR_EJECT_AFTER: '2',
-        AMBASSADOR_EJECT_TIME: '300ms',
+        AMBASSADOR_EJECT_TIME: '1s',
         AMBASSADOR_RETRIES: '0',
       });
       for (let i = 0; i < 4; i++) await get(`${amb.url}/`); // two 503s from flaky

@@ -123,13 +123,13 @@ describe('SIGTERM', () => {
   let origin: Origin;
   beforeAll(async () => {
     origin = await startOrigin((req, res) =>
-      setTimeout(() => res.end(`done ${req.url}`), req.url === '/slow' ? 1200 : 0),
+      setTimeout(() => res.end(`done ${req.url}`), req.url === '/slow' ? 2500 : 0),
     );
   });
   afterAll(() => origin.close());
 
   it('turns /readyz 503 first, keeps serving through the drain delay, finishes in-flight work, exits 0', async () => {
-    const amb = await start({ AMBASSADOR_UPSTREAMS: origin.url, AMBASSADOR_DRAIN_DELAY: '500ms' });
+    const amb = await start({ AMBASSADOR_UPSTREAMS: origin.url, AMBASSADOR_DRAIN_DELAY: '1500ms' });
     expect((await get(`http://127.0.0.1:${amb.adminPort}/readyz`)).status).toBe(200);
     const slow = get(`http://127.0.0.1:${amb.port}/slow`);
     await waitFor('the slow request to reach the origin', () => origin.hits >= 1);
