@@ -11,6 +11,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The local stand-in for gcr.io/distroless/nodejs24-debian12 (same layout: /nodejs/bin/node, uid 65532). */
 export const LOCAL_BASE = 'localhost/multipod-node-base:24';
+/** Local stand-in for node:24-bookworm-slim (the Dockerfile's build stage): busybox sh + node + npm. */
+export const LOCAL_BUILD_IMAGE = 'localhost/multipod-node-build:24';
 /** Registry prefix and version the manifests name; kept in one place for the tests and the release. */
 export const IMAGE_PREFIX = 'ghcr.io/multipod/multipod-';
 export const COMPONENTS = ['web', 'content-sync', 'ambassador', 'log-adapter'] as const;
@@ -135,6 +138,45 @@ export function buildNodeBase(opts: { force?: boolean } = {}): string {
   return LOCAL_BASE;
 }
 
+/**
+ * localhost/multipod-node-build:24 — enough of node:24-bookworm-slim for the Dockerfile's build
+ * stage (sh, node, npm, CA certificates), so the release target can be checked without a registry.
+ * The host's CA bundle is trusted through NODE_EXTRA_CA_CERTS (this machine's registry traffic may
+ * pass a TLS proxy whose CA only the host bundle has).
+ */
+export function buildNodeBuildImage(opts: { force?: boolean } = {}): string {
+  if (!opts.force && imageExists(LOCAL_BUILD_IMAGE)) return LOCAL_BUILD_IMAGE;
+  const node = nodeBinary();
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  const npm = ['/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm'].find((p) => existsSync(p));
+  if (!busybox || !npm) throw new Error('build image: needs busybox-static and npm on the host');
+  withTempRoot((root) => {
+    skeleton(root);
+    copyInto(root, busybox, 'bin/busybox');
+    copyInto(root, node, 'usr/local/bin/node');
+    // node's libraries, plus what the pnpm executable loads (librt) and name resolution.
+    const extra = ['librt.so.1', 'libresolv.so.2', 'libnss_dns.so.2', 'libnss_files.so.2']
+      .map((l) => `/lib/x86_64-linux-gnu/${l}`)
+      .filter((l) => existsSync(l));
+    for (const lib of [...sharedLibs(node), ...extra]) copyInto(root, lib);
+    mkdirSync(join(root, 'usr/local/lib/node_modules'), { recursive: true });
+    execFileSync('cp', ['-r', npm, join(root, 'usr/local/lib/node_modules/npm')]);
+    mkdirSync(join(root, 'usr/bin'), { recursive: true });
+    symlinkSync('/bin/busybox', join(root, 'usr/bin/env'));
+    symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(root, 'usr/local/bin/npm'));
+    buildFromRoot(
+      LOCAL_BUILD_IMAGE,
+      root,
+      [
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        'ENV PATH=/usr/local/bin:/bin NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt',
+        'CMD ["sh"]',
+      ].join('\n'),
+    );
+  });
+  return LOCAL_BUILD_IMAGE;
+}
+
 /** Stand-ins for the seed sample's nginx and busybox, from Debian's nginx and busybox-static. */
 export function buildStandIns(opts: { force?: boolean } = {}): void {
   if (opts.force || !imageExists(NGINX_IMAGE)) {
@@ -231,8 +273,50 @@ export function buildComponent(name: Component, opts: { base?: string } = {}): s
   return tag;
 }
 
+/**
+ * The release target (`runtime`: pnpm install + build inside the build stage) built with local
+ * stand-ins for node:24 and distroless. Checks the Dockerfile's default path on a machine with no
+ * registry but the npm one; the image is tagged like the offline one.
+ */
+export function buildComponentFromSource(name: Component): string {
+  const tag = imageName(name);
+  podman([
+    'build',
+    '--quiet',
+    '--target',
+    'runtime',
+    '--build-arg',
+    `BUILD_IMAGE=${buildNodeBuildImage()}`,
+    '--build-arg',
+    `BASE_IMAGE=${buildNodeBase()}`,
+    '--build-arg',
+    `COMPONENT=${name}`,
+    '--build-arg',
+    `VERSION=${componentVersion(name)}`,
+    '--tag',
+    tag,
+    '--file',
+    join(repoRoot, 'images/Dockerfile'),
+    '--ignorefile',
+    join(repoRoot, 'images/Dockerfile.dockerignore'),
+    repoRoot,
+  ]);
+  return tag;
+}
+
+// CLI: node images/offline.ts                   base, stand-ins, and every component with a dist/
+//      node images/offline.ts base|stand-ins|<name>…
+//      node images/offline.ts --from-source <name>…   the release target, pnpm build in the image
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const what = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  if (args[0] === '--from-source') {
+    for (const name of args.slice(1)) {
+      if (!(COMPONENTS as readonly string[]).includes(name)) throw new Error(`unknown component ${name}`);
+      console.log(buildComponentFromSource(name as Component));
+    }
+    process.exit(0);
+  }
+  const what = args;
   const all = what.length === 0;
   if (all || what.includes('base')) console.log(buildNodeBase({ force: what.includes('base') }));
   if (all || what.includes('stand-ins')) {

@@ -22,7 +22,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { buildComponent, buildNodeBase, buildStandIns, COMPONENTS } from '../../images/offline.ts';
+import {
+  buildComponent,
+  buildComponentFromSource,
+  buildNodeBase,
+  buildStandIns,
+  COMPONENTS,
+} from '../../images/offline.ts';
 import type { Deployment, Driver, ExecResult } from './driver.ts';
 import { type K8sObject, render, repoRoot } from './render.ts';
 import { eventually } from './wait.ts';
@@ -375,8 +381,12 @@ export class PodmanDriver implements Driver {
     buildNodeBase();
     buildStandIns();
     const missing: string[] = [];
+    // E2E_IMAGES=source builds the release target instead (pnpm build inside the image, with
+    // local stand-ins for node:24 and distroless; needs the npm registry from containers).
+    const { E2E_IMAGES: images = 'prebuilt' } = process.env;
     for (const c of COMPONENTS) {
-      if (existsSync(join(repoRoot, 'packages', c, 'dist/main.js'))) buildComponent(c);
+      if (images === 'source') buildComponentFromSource(c);
+      else if (existsSync(join(repoRoot, 'packages', c, 'dist/main.js'))) buildComponent(c);
       else missing.push(c);
     }
     if (missing.length > 0) {
