@@ -81,7 +81,8 @@ export class AgentCache {
     return agent;
   }
 
-  /** Closes idle sockets of every agent (at shutdown, or agents a reload no longer uses). */
+  /** At shutdown: closes the sockets of every agent. (Agents a reload no longer uses simply go idle:
+   * their sockets close after the idle timeout.) */
   destroyAll(): void {
     for (const a of this.#agents.values()) a.destroy();
     this.#agents.clear();
