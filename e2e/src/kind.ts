@@ -70,7 +70,14 @@ class KindDeployment implements Deployment {
       child.on('exit', () => {
         if (this.stopping) return;
         setTimeout(() => {
-          if (!this.stopping) start([...ports].map(([remote, local]) => `${local}:${remote}`));
+          if (this.stopping) return;
+          // Same local ports once known, so URLs handed out stay valid; else ask again.
+          const known = ports.size === containerPorts.length;
+          start(
+            known
+              ? [...ports].map(([remote, local]) => `${local}:${remote}`)
+              : containerPorts.map((p) => `:${p}`),
+          );
         }, 500);
       });
       this.forwards.set(pod, { child, ports });
