@@ -4,6 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
+import { type AddressInfo, connect, createServer as createNetServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeConfig } from './test-files.ts';
@@ -148,6 +149,48 @@ describe('SIGTERM', () => {
     // The async access log was flushed before exit.
     expect(amb.output()).toMatch(/"log":"access".*"path":"\/slow".*"status":200/);
     await expect(get(`http://127.0.0.1:${amb.port}/`)).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+describe('SIGTERM in TCP mode', () => {
+  let echo: Server;
+  let echoPort: number;
+  beforeAll(async () => {
+    echo = createNetServer({ allowHalfOpen: true }, (sock) => sock.pipe(sock));
+    echo.listen(0, '127.0.0.1');
+    await once(echo, 'listening');
+    echoPort = (echo.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => echo.close(() => r())));
+
+  it('lets an open connection finish, refuses new ones, exits 0 when it ends', async () => {
+    const amb = await start({
+      AMBASSADOR_UPSTREAMS: `tcp://127.0.0.1:${echoPort}`,
+      AMBASSADOR_DRAIN_DELAY: '200ms',
+    });
+    const sock = connect(amb.port, '127.0.0.1');
+    sock.setEncoding('utf8');
+    let got = '';
+    sock.on('data', (d) => (got += d));
+    await once(sock, 'connect');
+    sock.write('before ');
+    await waitFor('the first echo', () => got === 'before ');
+    amb.child.kill('SIGTERM');
+    await waitFor('the listener to close', async () => {
+      const probe = connect(amb.port, '127.0.0.1');
+      const refused = await new Promise<boolean>((resolve) => {
+        probe.once('connect', () => resolve(false));
+        probe.once('error', () => resolve(true));
+      });
+      probe.destroy();
+      return refused;
+    });
+    sock.write('after');
+    await waitFor('the echo after SIGTERM', () => got === 'before after');
+    expect(amb.child.exitCode).toBeNull();
+    sock.end();
+    const [code] = await once(amb.child, 'exit');
+    expect(code).toBe(0);
   });
 });
 
