@@ -14,6 +14,7 @@ import { freePort, have, processTree, startProcess, stopAll, waitForPort, wrk } 
 
 const root = resolve(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
+const flags = args.filter((a) => a.startsWith('--'));
 const flag = (name: string, dflt: string) => {
   const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   if (i === -1) return dflt;
@@ -297,7 +298,7 @@ async function bench(): Promise<void> {
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(
     join(root, 'bench/results/ambassador.md'),
-    `# bench ambassador\n\n${stamp}, \`pnpm bench ambassador${args.length ? ` ${args.join(' ')}` : ''}\` on a 2-core machine shared with other work (figures are noisy; CPU per request is the steadier one).\n\n${table}\n`,
+    `# bench ambassador\n\n${stamp}, \`pnpm bench ambassador${flags.length ? ` ${flags.join(' ')}` : ''}\` on a 2-core machine shared with other work (figures are noisy; CPU per request is the steadier one).\n\n${table}\n`,
   );
   writeFileSync(
     join(root, 'bench/results/ambassador.json'),
