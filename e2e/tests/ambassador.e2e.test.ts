@@ -27,6 +27,47 @@ describe('ambassador-inbound', () => {
     expect(status.stdout).toMatch(/^CapEff:\s+0+$/m);
   });
 
+  it('follows its ConfigMap: a new pool takes effect without a restart, and back', async () => {
+    const front = pod.current.url('ambassador-inbound', 80);
+    const admin = `${pod.current.url('ambassador-inbound', 9901)}/metrics`;
+    const reloads = async () =>
+      metricValue(await get200(admin), 'ambassador_config_reloads_total', { result: 'applied' });
+    const config = (upstream: string) =>
+      [
+        'listeners:',
+        '  - name: http',
+        '    port: 80',
+        '    pool: fruit',
+        'pools:',
+        '  fruit:',
+        '    upstreams:',
+        `      - ${upstream}`,
+        '',
+      ].join('\n');
+    const deadline = pod.current.configMapDelayMs + 10_000;
+    const before = await reloads();
+    // Point the pool at a port where nothing listens: the ambassador answers 502/503, never hangs.
+    await pod.current.updateConfigMap('ambassador-inbound-config', {
+      'ambassador.yaml': config('http://127.0.0.1:9'),
+    });
+    await eventually(
+      async () => {
+        const r = await get(`${front}/fruit.json`);
+        expect([502, 503]).toContain(r.status);
+      },
+      { timeoutMs: deadline, what: 'the broken pool in effect' },
+    );
+    expect(await reloads()).toBeGreaterThan(before);
+    await pod.current.updateConfigMap('ambassador-inbound-config', {
+      'ambassador.yaml': config('http://127.0.0.1:8775'),
+    });
+    await eventually(async () => expect(JSON.parse(await get200(`${front}/fruit.json`))).toHaveLength(3), {
+      timeoutMs: deadline,
+      what: 'the pool restored',
+    });
+    expect(await pod.current.restartCount('ambassador-inbound', 'ambassador')).toBe(0);
+  }, 600_000);
+
   it('counts the translated requests in its metrics', async () => {
     for (let i = 0; i < 5; i++) await get200(`${pod.current.url('ambassador-inbound', 80)}/`);
     const metrics = await get200(`${pod.current.url('ambassador-inbound', 9901)}/metrics`);
