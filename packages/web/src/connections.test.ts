@@ -115,6 +115,24 @@ describe('readiness', () => {
 });
 
 describe('stop', () => {
+  it('closes a keep-alive connection once the response in flight on it is done', async () => {
+    web = await startWeb({ WEB_ROOT: site.current });
+    const s = await open(web.port);
+    let bytes = 0;
+    let got = '';
+    s.on('data', (d: Buffer) => {
+      bytes += d.length;
+      if (got.length < 2000) got += d.toString('latin1');
+    });
+    s.write('GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n'); // keep-alive (HTTP/1.1 default)
+    await until(() => bytes > 0, 5000, 'body started');
+    expect(got).toMatch(/connection: keep-alive/i);
+    await web.stop(); // resolves only once that connection is closed too
+    expect(closed(s) || bytes > 64 * 1024 * 1024).toBe(true);
+    await until(() => closed(s), 5000, 'client sees the close');
+    expect(bytes).toBeGreaterThan(64 * 1024 * 1024);
+  });
+
   it('finishes a request in flight, refuses new connections, and turns /readyz to 503', async () => {
     web = await startWeb({ WEB_ROOT: site.current });
     const s = await open(web.port);

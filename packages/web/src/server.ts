@@ -52,11 +52,15 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
   const health = new Health({ ready: () => checkRoot(config.root) });
   const app = createApp(files, log);
   const fast = config.fastPath;
+  let stopping = false;
 
   // Header/request timeouts are enforced by a periodic sweep; make it fine-grained enough for them.
   const sweep = Math.max(100, Math.min(1000, Math.floor(config.headersTimeout / 2)));
   const server = createServer({ connectionsCheckingInterval: sweep }, (req, res) => {
     const start = performance.now();
+    // Once stopping, every answer says `Connection: close` so keep-alive clients (the ambassador's
+    // pool) go elsewhere instead of sending more on a connection that is about to close.
+    if (stopping) res.shouldKeepAlive = false;
     if (fast && files.serveCached(req, res)) return accessLog.track(req, res, start);
     accessLog.track(req, res, start);
     if (handleHealth(health, req, res)) return;
@@ -91,8 +95,14 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
     reload: () => accessLog.reopen(),
     stop() {
       stopped ??= (async () => {
+        stopping = true;
         health.drain();
-        await closeServer(server);
+        const closed = closeServer(server);
+        // close() only drops connections idle at that moment; one busy then (a keep-alive client
+        // mid-response) becomes idle later and would hold the process until the deadline.
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        await closed;
+        clearInterval(sweep);
         await accessLog.close();
       })();
       return stopped;
