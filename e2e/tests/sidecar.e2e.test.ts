@@ -83,6 +83,17 @@ describe('sidecar', () => {
             `sidecar: version ${n} served ${Date.now() - started} ms after the ConfigMap update\n`,
           );
         }
+        // A burst: ten versions 100 ms apart, faster than a sync may take. Whatever is served in
+        // between must still be whole, and the last one wins.
+        for (let n = 10; n < 20; n++) {
+          await pod.current.updateConfigMap('sidecar-content', site(n));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await eventually(async () => expect(versionOf(await get200(`${web}/version.txt`))).toBe(19), {
+          timeoutMs: pod.current.configMapDelayMs + POD_LATENCY_MS,
+          intervalMs: 100,
+          what: 'the last version of the burst served',
+        });
       } finally {
         stop = true;
         await reader;
@@ -90,7 +101,7 @@ describe('sidecar', () => {
       expect(reads).toBeGreaterThan(5);
       expect(errors).toEqual([]);
       expect(mixed).toEqual([]);
-      expect(await get200(`${web}/style.css`)).toContain('version 6');
+      expect(await get200(`${web}/style.css`)).toContain('version 19');
     },
     CONFIGMAP_TEST_TIMEOUT_MS,
   );
@@ -99,11 +110,11 @@ describe('sidecar', () => {
     'a file removed from the ConfigMap is gone from the next snapshot',
     async () => {
       const web = pod.current.url('sidecar', 8080);
-      const { 'style.css': _dropped, ...rest } = site(7);
+      const { 'style.css': _dropped, ...rest } = site(20);
       await pod.current.updateConfigMap('sidecar-content', rest);
-      await eventually(async () => expect(versionOf(await get200(`${web}/version.txt`))).toBe(7), {
+      await eventually(async () => expect(versionOf(await get200(`${web}/version.txt`))).toBe(20), {
         timeoutMs: pod.current.configMapDelayMs + POD_LATENCY_MS,
-        what: 'version 7 served',
+        what: 'version 20 served',
       });
       // A file removed from the source is gone from the new snapshot (a 404, not the old bytes).
       expect((await get(`${web}/style.css`)).status).toBe(404);
