@@ -8,7 +8,7 @@ import type { StaticFiles, Target } from './static-files.ts';
 
 /** Why the static middleware passed a request on to the not-found handler. */
 const MISS = Symbol('miss');
-type Missed = { [MISS]?: { target: Target; status: 403 | 404 } };
+type Missed = { [MISS]?: { target: Target; status: 403 | 404; spa: boolean } };
 
 export function createApp(files: StaticFiles, log: Logger): Express {
   const app = express();
@@ -24,7 +24,14 @@ export function createApp(files: StaticFiles, log: Logger): Express {
   const serveFiles: RequestHandler = async (req, res, next) => {
     const t = files.target(req);
     if (t === null) return files.sendText(res, 503, 'no content yet: the root does not resolve\n');
-    if ('status' in t) return files.sendText(res, t.status, `${t.status === 404 ? 'not found' : t.reason}\n`);
+    if ('status' in t) {
+      // A refused dotfile looks like any missing file (custom 404 page too), never like a SPA route.
+      const root = t.status === 404 ? files.rootTarget() : null;
+      if (root === null)
+        return files.sendText(res, t.status, `${t.status === 404 ? 'not found' : t.reason}\n`);
+      (req as Missed)[MISS] = { target: root, status: 404, spa: false };
+      return next();
+    }
     const hit = files.fresh(t.key, req.headers['accept-encoding']);
     if (hit) return files.sendVariant(req, res, hit);
     const found = await files.find(t);
@@ -33,7 +40,7 @@ export function createApp(files: StaticFiles, log: Logger): Express {
       return files.sendText(res, 301, `moved to ${location}\n`, { location });
     }
     if (found.kind === 'missing') {
-      (req as Missed)[MISS] = { target: t, status: found.status };
+      (req as Missed)[MISS] = { target: t, status: found.status, spa: true };
       return next();
     }
     try {
@@ -49,9 +56,9 @@ export function createApp(files: StaticFiles, log: Logger): Express {
   const notFound: RequestHandler = async (req, res) => {
     const miss = (req as Missed)[MISS];
     if (!miss) return files.sendText(res, 404, 'not found\n');
-    const { target, status } = miss;
+    const { target, status, spa } = miss;
     const opts = files.options;
-    if (status === 404 && opts.spaFallback && extensionOf(target.path.rel) === '') {
+    if (spa && status === 404 && opts.spaFallback && extensionOf(target.path.rel) === '') {
       const index = await files.find(target, '/', true);
       if (index.kind === 'file') return files.sendFound(req, res, index, '/');
     }

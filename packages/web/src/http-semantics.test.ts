@@ -242,6 +242,15 @@ describe('not found, custom 404 page and SPA fallback', () => {
     expect(r.headers.etag).toBeUndefined();
   });
 
+  it('serves the 404 page for a refused dotfile too, and never the SPA index', async () => {
+    const r = await http(web.port, '/.env');
+    expect(r.status).toBe(404);
+    expect(r.text).toBe('<h1>custom not found</h1>\n');
+    const spaDot = await http(spa.port, '/.git');
+    expect(spaDot.status).toBe(404);
+    expect(spaDot.text).toBe('not found\n');
+  });
+
   it('serves index.html for extension-less missing paths with the SPA fallback on', async () => {
     const r = await http(spa.port, '/app/settings/profile');
     expect(r.status).toBe(200);

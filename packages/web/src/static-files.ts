@@ -85,6 +85,12 @@ export function createStaticFiles(opts: StaticOptions) {
     return { path, root, key: keyOf(path) };
   }
 
+  /** The root as a target (path `/`), for pages served instead of the URL (the 404 page); null if unresolved. */
+  function rootTarget(): Target | null {
+    const root = resolveRoot(opts.root);
+    return root === null ? null : { path: { ok: true, rel: '/', dir: true, query: '' }, root, key: '/' };
+  }
+
   /** A cached resource whose files are all still the versions that were read; else undefined. */
   function fresh(key: string, acceptEncoding: string | undefined): Variant | undefined {
     const r = cache.get(key);
@@ -233,5 +239,16 @@ export function createStaticFiles(opts: StaticOptions) {
     res.end(body);
   }
 
-  return { cache, serveCached, target, fresh, find, sendFound, sendText, sendVariant, options: opts };
+  return {
+    cache,
+    serveCached,
+    target,
+    rootTarget,
+    fresh,
+    find,
+    sendFound,
+    sendText,
+    sendVariant,
+    options: opts,
+  };
 }
