@@ -115,6 +115,10 @@ class PodmanDeployment implements Deployment {
   async play(source: K8sObject): Promise<void> {
     const pod = structuredClone(source);
     const name = pod.metadata.name;
+    // A pod left by an aborted run (Ctrl-C) would make `kube play` fail: remove it first.
+    if (spawnSync('podman', ['pod', 'exists', name]).status === 0) {
+      podman(['pod', 'rm', '--force', '--time', '0', name], { allowFail: true });
+    }
     if ((pod.spec.initContainers ?? []).some((c: Container) => c.restartPolicy === 'Always')) {
       throw new Error(
         `${name}: native sidecars (initContainers with restartPolicy: Always) need Kubernetes ≥ 1.29; podman 4.3 runs them as plain init containers`,
