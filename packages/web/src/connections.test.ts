@@ -55,7 +55,7 @@ describe('timeouts', () => {
     web = await startWeb({
       WEB_ROOT: site.current,
       WEB_IDLE_TIMEOUT: '200ms',
-      WEB_KEEP_ALIVE_TIMEOUT: '1500ms',
+      WEB_KEEP_ALIVE_TIMEOUT: '3s',
     });
     const s = await open(web.port);
     let got = '';
@@ -64,10 +64,10 @@ describe('timeouts', () => {
     });
     s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await until(() => got.includes('home'), 5000, 'response');
-    expect(got).toMatch(/keep-alive: timeout=1/i);
-    await new Promise((r) => setTimeout(r, 600)); // longer than the idle timeout
+    expect(got).toMatch(/keep-alive: timeout=3/i);
+    await new Promise((r) => setTimeout(r, 800)); // well past the idle timeout, well before keep-alive's
     expect(closed(s)).toBe(false);
-    await until(() => closed(s), 5000, 'keep-alive close');
+    await until(() => closed(s), 8000, 'keep-alive close');
   });
 
   it('advertises a 75s keep-alive by default (longer than 60s proxy pools)', async () => {
