@@ -29,6 +29,11 @@ export interface Deployment {
   killContainer(pod: string, container: string): Promise<void>;
   /** How many times the container has been restarted. */
   restartCount(pod: string, container: string): Promise<number>;
+  /**
+   * Stops every container of the pod the way the kubelet does on deletion (SIGTERM, then SIGKILL
+   * after `graceSeconds`) and returns each container's exit code and how long the stop took.
+   */
+  stopPod(pod: string, graceSeconds: number): Promise<{ exitCodes: Record<string, number>; ms: number }>;
   /** Deletes one pod of the deployment (e.g. a backend going away). */
   deletePod(pod: string): Promise<void>;
   /** Waits until every container of the pod is running and passes its readiness probe. */

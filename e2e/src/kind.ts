@@ -168,6 +168,38 @@ class KindDeployment implements Deployment {
     return all.find((c) => c.name === container)?.restartCount ?? 0;
   }
 
+  async stopPod(
+    pod: string,
+    graceSeconds: number,
+  ): Promise<{ exitCodes: Record<string, number>; ms: number }> {
+    // What the kubelet does on deletion: CRI StopContainer with the grace period, all at once.
+    const ids = run('docker', [
+      'exec',
+      NODE,
+      'crictl',
+      'ps',
+      '-q',
+      '--label',
+      `io.kubernetes.pod.name=${pod}`,
+      '--label',
+      `io.kubernetes.pod.namespace=${this.ns}`,
+    ])
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+    const started = Date.now();
+    run('docker', ['exec', NODE, 'crictl', 'stop', '--timeout', String(graceSeconds), ...ids]);
+    const ms = Date.now() - started;
+    const exitCodes: Record<string, number> = {};
+    for (const id of ids) {
+      const info = JSON.parse(run('docker', ['exec', NODE, 'crictl', 'inspect', id])) as {
+        status: { metadata: { name: string }; exitCode: number };
+      };
+      exitCodes[info.status.metadata.name] = info.status.exitCode;
+    }
+    return { exitCodes, ms };
+  }
+
   async deletePod(pod: string): Promise<void> {
     const fwd = this.forwards.get(pod);
     this.forwards.delete(pod);

@@ -293,6 +293,23 @@ class PodmanDeployment implements Deployment {
     return Number(podman(['inspect', `${pod}-${container}`, '--format', '{{.RestartCount}}']).trim());
   }
 
+  async stopPod(
+    pod: string,
+    graceSeconds: number,
+  ): Promise<{ exitCodes: Record<string, number>; ms: number }> {
+    const p = this.get(pod);
+    const started = Date.now();
+    podman(['pod', 'stop', '--time', String(graceSeconds), pod]);
+    const ms = Date.now() - started;
+    const exitCodes: Record<string, number> = {};
+    for (const c of p.pod.spec.containers) {
+      exitCodes[c.name] = Number(
+        podman(['inspect', `${pod}-${c.name}`, '--format', '{{.State.ExitCode}}']).trim(),
+      );
+    }
+    return { exitCodes, ms };
+  }
+
   async deletePod(pod: string): Promise<void> {
     const p = this.get(pod);
     this.remove(p);

@@ -133,4 +133,11 @@ describe('full', () => {
       what: 'count after ambassador restart',
     });
   });
+
+  it('deleted: every container gets SIGTERM as PID 1 and exits 0, well within the grace period', async () => {
+    const { exitCodes, ms } = await pod.current.stopPod(POD, 30);
+    expect(exitCodes).toEqual({ web: 0, 'content-sync': 0, ambassador: 0, 'log-adapter': 0 });
+    // Each drains and exits on its own (default *_SHUTDOWN_TIMEOUT 10 s); nobody waits for SIGKILL.
+    expect(ms).toBeLessThan(15_000);
+  });
 });
