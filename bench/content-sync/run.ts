@@ -25,6 +25,8 @@ const SHELL = join(import.meta.dirname, 'shell-sidecar.sh');
 const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
 const FILE_BYTES = 512;
 const GROUP = 100; // files updated together for the half-updated-tree check
+const GRACE = process.env.BENCH_GRACE ?? '200ms';
+const GAP_MS = 250; // between edits: longer than the grace, as edits minutes apart would be
 
 for (const [tool, args] of [
   ['inotifywait', ['--help']],
@@ -154,6 +156,9 @@ async function measure(contender: 'content-sync' | 'shell', files: number, dir: 
           SYNC_ADMIN_PORT: '0',
           SYNC_ADMIN_HOST: '127.0.0.1',
           SYNC_LOG_LEVEL: 'warn',
+          // web resolves the root on every request, so a replaced snapshot is free to be recycled
+          // (updated in place into the next one) very soon; the default is 10s.
+          SYNC_PRUNE_GRACE: GRACE,
         })
       : start('bash', [SHELL, src, served]);
   const pids = () => [proc.child.pid!, ...descendants(proc.child.pid!)];
@@ -183,8 +188,8 @@ async function measure(contender: 'content-sync' | 'shell', files: number, dir: 
   }
 
   // Propagation: one edit at a time (same size, so rsync needs --checksum), served when web returns it.
-  const edits = files <= 1000 ? 60 : files <= 10_000 ? 30 : 8;
-  const gap = files <= 10_000 ? 30 : 1000;
+  const edits = files <= 1000 ? 40 : files <= 10_000 ? 30 : 10;
+  const gap = GAP_MS;
   const lat: number[] = [];
   for (let k = 0; k < edits; k++) {
     const i = (k * 7919) % files;
@@ -229,16 +234,17 @@ async function measure(contender: 'content-sync' | 'shell', files: number, dir: 
       async () => ((await get(`${base}/group/g${GROUP - 1}.txt`))?.startsWith(v) ? true : undefined),
       120_000,
     );
-    await sleep(files <= 10_000 ? 50 : 1000);
+    await sleep(GAP_MS);
   }
   reading = false;
   await reader;
 
   // Idle: nothing changes for 3 s.
   await sleep(1000);
-  const cpu0 = pids().reduce((n, p) => n + cpuSeconds(p), 0);
+  const idlePids = pids();
+  const cpu0 = idlePids.reduce((n, p) => n + cpuSeconds(p), 0);
   await sleep(3000);
-  const cpu1 = pids().reduce((n, p) => n + cpuSeconds(p), 0);
+  const cpu1 = idlePids.reduce((n, p) => n + cpuSeconds(p), 0);
   const rss = pids().reduce((n, p) => n + rssKiB(p), 0);
   clearInterval(sampler);
   const names = pids().map(commandOf).join('+');
@@ -287,7 +293,12 @@ for (const r of results) {
   );
 }
 const table = lines.join('\n');
-const note = `Edits: ${results.map((r) => r.edits).join('/')} per run (one at a time, same size); trees of 100-file directories plus a ${GROUP}-file group rewritten 10 times for the half-updated check; both sidecars served by multipod-web; ${new Date().toISOString()}, 2 shared cores with other work running.`;
+const note = [
+  `Edits per run: ${results.map((r) => `${r.files}: ${r.edits}`).join(', ')}; one at a time, ${GAP_MS} ms apart, each keeping the file's size (so rsync needs --checksum). Write → served = until multipod-web returns the new bytes.`,
+  `Trees: 100-file directories of ${FILE_BYTES}-byte files, plus a ${GROUP}-file group rewritten 10 times: "half-updated tree reads" counts reads of the whole group, from a root resolved once, that mixed two versions.`,
+  `content-sync runs with SYNC_PRUNE_GRACE=${GRACE} (default 10s; web resolves the root per request), so replaced snapshots are recycled. RSS peak is sampled every 50 ms over the sidecar's processes (rsync's children included). Idle CPU over 3 s after the run (content-sync may still be pruning then).`,
+  `${new Date().toISOString()}, on 2 cores shared with other work running at the same time: figures are noisy.`,
+].join('\n');
 console.log(`\n${table}\n\n${note}\n`);
 mkdirSync(join(repo, 'bench/results'), { recursive: true });
 writeFileSync(

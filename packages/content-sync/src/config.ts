@@ -35,7 +35,7 @@ export const settings = {
   debounce: setting(duration({ max: 60_000 }), {
     flag: 'debounce',
     env: 'SYNC_DEBOUNCE',
-    default: '5ms',
+    default: '10ms',
     help: 'Quiet time after the last change before a directory is synced (a burst of writes becomes one snapshot; at most 1s).',
   }),
   include: setting(list(text('<glob>')), {
