@@ -1,8 +1,9 @@
 // Renders every kustomization under manifests/ (kubectl kustomize) and checks each object against
 // the Kubernetes schema (kubernetes-models validators) and the project's hardening rules.
 // Node-only: part of `pnpm test` (vitest project "manifests").
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Pod, Service, ServiceAccount as ServiceAccountModel } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
@@ -214,6 +215,31 @@ describe('manifests', () => {
       ['log-adapter', 'Always'],
       ['ambassador', 'Always'],
     ]);
+  });
+
+  it('a user kustomization can point every image elsewhere with `images:`', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'multipod-kustomize-'));
+    try {
+      const images = ['web', 'content-sync', 'ambassador', 'log-adapter']
+        .map(
+          (c) =>
+            `  - name: ghcr.io/multipod/multipod-${c}\n    newName: registry.example.com/multipod-${c}\n    newTag: 9.9.9`,
+        )
+        .join('\n');
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        `resources:\n  - ${relative(dir, join(manifestsDir, 'full'))}\nimages:\n${images}\n`,
+      );
+      const [pod] = render(dir).filter((o) => o.kind === 'Pod');
+      expect(pod?.spec.containers.map((c: Container) => c.image)).toEqual([
+        'registry.example.com/multipod-web:9.9.9',
+        'registry.example.com/multipod-content-sync:9.9.9',
+        'registry.example.com/multipod-ambassador:9.9.9',
+        'registry.example.com/multipod-log-adapter:9.9.9',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the inbound ambassador binds port 80 through the safe sysctl, never as root', () => {
