@@ -211,6 +211,12 @@ describe('types, directories, encodings, caching policy', () => {
     expect(plain.headers.vary).toBe('Accept-Encoding');
     expect(plain.text).toBe('console.log("plain")\n');
     expect(new Set([br.headers.etag, gz.headers.etag, plain.headers.etag]).size).toBe(3);
+    const revalidated = await http(web.port, '/app.js', {
+      headers: { 'accept-encoding': 'br', 'if-none-match': String(br.headers.etag) },
+    });
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.headers.vary).toBe('Accept-Encoding');
+    expect(revalidated.headers['content-encoding']).toBeUndefined();
     const onlyGz = await http(web.port, '/style.css', { headers: { 'accept-encoding': 'br, gzip' } });
     expect(onlyGz.headers['content-encoding']).toBe('gzip');
   });

@@ -123,7 +123,8 @@ export function sendVariant(
     if (pre !== 'ok') {
       closeFd(opts.fd);
       if (pre === 'not-modified') {
-        const { 'content-type': _t, 'accept-ranges': _a, ...h304 } = v.headers;
+        // A 304 carries the validators, Cache-Control and Vary, not the body's own headers.
+        const { 'content-type': _t, 'accept-ranges': _a, 'content-encoding': _e, ...h304 } = v.headers;
         head(res, 304, h304, 0);
       } else head(res, 412, { ...securityOnly(v.headers), 'content-length': 0 }, 0);
       res.end();
