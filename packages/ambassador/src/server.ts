@@ -217,9 +217,6 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
       for (const h of httpListeners) h.server.closeAllConnections();
       for (const t of tcpListeners) for (const sock of t.sockets) sock.destroy();
     }, budget);
-    const sweep = setInterval(() => {
-      for (const h of httpListeners) h.server.closeIdleConnections();
-    }, 50);
     await Promise.all([
       ...httpListeners.map((h) => closeServer(h.server)),
       ...tcpListeners.map(
@@ -232,7 +229,6 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
       ),
     ]);
     clearTimeout(cut);
-    clearInterval(sweep);
     for (const c of state.checkers) c.stop();
     agents.destroyAll();
     accessLog.flush();

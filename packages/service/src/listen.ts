@@ -39,11 +39,19 @@ export function listen(server: Server, opts: ListenOptions): Promise<number> {
   });
 }
 
-/** Closes a server and waits; idle keep-alive sockets are closed so close() can finish. */
+/**
+ * Closes a server and waits for its connections to end. close() only drops the keep-alive sockets
+ * idle at that moment; one busy then (a client mid-response) turns idle later and would hold the
+ * process until the shutdown deadline, so idle sockets are swept until the server has closed.
+ */
 export function closeServer(server: Server & { closeIdleConnections?: () => void }): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
-    server.close(() => resolve());
+    const sweep = server.closeIdleConnections && setInterval(() => server.closeIdleConnections?.(), 50);
+    server.close(() => {
+      if (sweep) clearInterval(sweep);
+      resolve();
+    });
     server.closeIdleConnections?.();
   });
 }

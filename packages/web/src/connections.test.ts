@@ -128,7 +128,11 @@ describe('stop', () => {
     await until(() => bytes > 0, 5000, 'body started');
     expect(got).toMatch(/connection: keep-alive/i);
     await web.stop(); // resolves only once that connection is closed too
-    expect(closed(s) || bytes > 64 * 1024 * 1024).toBe(true);
+    // The server side has let go of it; the client may still be reading what the kernel buffered.
+    const stillOpen = await new Promise<number>((resolve, reject) =>
+      web!.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+    );
+    expect(stillOpen).toBe(0);
     await until(() => closed(s), 5000, 'client sees the close');
     expect(bytes).toBeGreaterThan(64 * 1024 * 1024);
   });

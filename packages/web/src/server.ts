@@ -97,12 +97,7 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
       stopped ??= (async () => {
         stopping = true;
         health.drain();
-        const closed = closeServer(server);
-        // close() only drops connections idle at that moment; one busy then (a keep-alive client
-        // mid-response) becomes idle later and would hold the process until the deadline.
-        const sweep = setInterval(() => server.closeIdleConnections(), 100);
-        await closed;
-        clearInterval(sweep);
+        await closeServer(server);
         await accessLog.close();
       })();
       return stopped;
