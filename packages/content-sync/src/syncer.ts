@@ -85,6 +85,8 @@ export class Syncer {
   #lastRefused = '';
   #prevDirs = '';
   #pruning = false;
+  #spare: Promise<void> | undefined;
+  #spareAbort: AbortController | undefined;
 
   constructor(cfg: SyncerConfig, source: SourceKind, deps: SyncerDeps) {
     this.#cfg = cfg;
@@ -180,6 +182,8 @@ export class Syncer {
     clearInterval(this.#pruneTimer);
     this.health.drain();
     this.#abort.abort(new Error('shutting down'));
+    this.#spareAbort?.abort(new Error('shutting down'));
+    await this.#spare;
     await this.#running?.catch(() => undefined);
     await this.#watcher?.close();
     await this.#webhook?.stop();
@@ -215,7 +219,10 @@ export class Syncer {
       this.#pending = true;
       return this.#running;
     }
-    const run = this.#run().finally(() => {
+    // A spare being prepared yields at once (its build stops at the next slice).
+    const spare = this.#spare;
+    this.#spareAbort?.abort(new Error('a sync is due'));
+    const run = (spare ? spare.then(() => this.#run()) : this.#run()).finally(() => {
       this.#running = undefined;
       if (this.#pending && !this.#stopping) {
         this.#pending = false;
@@ -290,6 +297,7 @@ export class Syncer {
         this.#previous = { dir: join(this.#snapshots, id), tree };
         this.#prevDirs = tree.dirs.join('\0');
         await this.#watch(tree);
+        if (!this.#recyclable) setImmediate(() => this.#prepareSpare());
         return { result: 'published', snapshot: id };
       } catch (err) {
         if (!(err instanceof UnstableError) || attempt >= MAX_UNSTABLE_RETRIES) throw err;
@@ -367,6 +375,40 @@ export class Syncer {
     void this.#webhook?.notify(id);
     if (this.#cfg.pruneGrace === 0) void this.#prune();
     return id;
+  }
+
+  /**
+   * With no replaced snapshot to recycle (after the first publish), builds a spare while idle: a
+   * hard-linked copy of the live snapshot that nobody ever read, so the next change is applied
+   * to it in O(changes) instead of waiting for a full build. Gives way to any sync.
+   */
+  #prepareSpare(): void {
+    const live = this.#previous;
+    if (!live || this.#recyclable || this.#spare || this.#running || this.#stopping) return;
+    const ctl = new AbortController();
+    const id = this.#newId();
+    this.#spareAbort = ctl;
+    this.#spare = buildSnapshot({
+      snapshotsDir: this.#snapshots,
+      id,
+      tree: live.tree,
+      previous: live,
+      materialize: 'copy',
+      signal: AbortSignal.any([ctl.signal, this.#abort.signal]),
+    })
+      .then(
+        (built) => {
+          if (this.#previous === live && !this.#recyclable)
+            this.#recyclable = { id, dir: built.dir, tree: live.tree, retiredAt: Number.NEGATIVE_INFINITY };
+          else this.#pruner.retire(id);
+          this.#log.debug({ spare: id, linked: built.linked }, 'spare snapshot ready for the next change');
+        },
+        (err: Error) => this.#log.debug({ err: err.message }, 'spare snapshot not built'),
+      )
+      .finally(() => {
+        this.#spare = undefined;
+        this.#spareAbort = undefined;
+      });
   }
 
   /** One prune at a time, and never during a sync (both would compete for the same disk). */
