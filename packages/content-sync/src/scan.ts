@@ -34,7 +34,8 @@ export interface Tree {
   readonly paths: string[];
   /** Relative path → position in `paths`. */
   readonly index: Map<string, number>;
-  readonly stats: number[];
+  /** FIELDS numbers per file, off the JS heap (a typed array), so rescans churn little garbage. */
+  readonly stats: Float64Array;
   /** Files whose bytes live elsewhere than `root/path` (reached through a symlink). */
   readonly targets: Map<number, string>;
   /** Relative directories, parents before children. */
@@ -110,8 +111,19 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
     throw new SourceError(`source directory ${root} is missing or unreadable: ${(err as Error).message}`);
   }
   const paths: string[] = [];
-  const index = new Map<string, number>();
-  const stats: number[] = [];
+  let stats = new Float64Array(Math.max(1024, (opts.previous?.paths.length ?? 0) + 256) * FIELDS);
+  const push = (a: number, b: number, c: number, d: number) => {
+    const x = paths.length * FIELDS;
+    if (x + FIELDS > stats.length) {
+      const bigger = new Float64Array(stats.length * 2);
+      bigger.set(stats);
+      stats = bigger;
+    }
+    stats[x] = a;
+    stats[x + 1] = b;
+    stats[x + 2] = c;
+    stats[x + 3] = d;
+  };
   const targets = new Map<number, string>();
   const dirs: string[] = [];
   const watchDirs = new Map<string, WatchDir>();
@@ -130,9 +142,8 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
     if (paths.length >= opts.maxFiles)
       throw new SourceError(`source has more than ${opts.maxFiles} files (--max-files / SYNC_MAX_FILES)`);
     const i = paths.length;
+    push(st.size, st.mtimeMs, st.ctimeMs, st.ino);
     paths.push(rel);
-    index.set(rel, i);
-    stats.push(st.size, st.mtimeMs, st.ctimeMs, st.ino);
     if (elsewhere) targets.set(i, abs);
     bytes += st.size;
   };
@@ -148,10 +159,9 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
       if (paths.length >= opts.maxFiles)
         throw new SourceError(`source has more than ${opts.maxFiles} files (--max-files / SYNC_MAX_FILES)`);
       const rel = prev.paths[j]!;
-      index.set(rel, paths.length);
-      paths.push(rel);
       const x = j * FIELDS;
-      stats.push(prev.stats[x]!, prev.stats[x + 1]!, prev.stats[x + 2]!, prev.stats[x + 3]!);
+      push(prev.stats[x]!, prev.stats[x + 1]!, prev.stats[x + 2]!, prev.stats[x + 3]!);
+      paths.push(rel);
       bytes += prev.stats[x]!;
     }
     records.set(dir, { ...rec, start, end: paths.length });
@@ -238,5 +248,28 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
       });
   }
   dirs.sort();
-  return { root: rootReal, paths, index, stats, targets, dirs, watchDirs, bytes, refused, records, read };
+  // The path → position index: shared with the previous scan when the file list did not change
+  // (the usual edit), so a rescan of a big tree does not rebuild a 100k-entry map.
+  let index: Map<string, number>;
+  let list = paths;
+  if (prev && prev.paths.length === paths.length && paths.every((p, i) => p === prev.paths[i])) {
+    index = prev.index;
+    list = prev.paths;
+  } else {
+    index = new Map();
+    for (let i = 0; i < paths.length; i++) index.set(paths[i]!, i);
+  }
+  return {
+    root: rootReal,
+    paths: list,
+    index,
+    stats: stats.subarray(0, paths.length * FIELDS),
+    targets,
+    dirs,
+    watchDirs,
+    bytes,
+    refused,
+    records,
+    read,
+  };
 }
