@@ -91,7 +91,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 export function renderSvg(groups: readonly Group[], stamp: string): string {
   const W = 960;
-  const LABEL = 360;
+  const LABEL = 390;
   const PLOT = W - LABEL - 70;
   const BAR = 18;
   const values = groups.flatMap((g) => g.bars.flatMap((b) => [b.ratio, b.goal ?? 1]));
@@ -113,7 +113,7 @@ export function renderSvg(groups: readonly Group[], stamp: string): string {
       const left = Math.min(one, bx);
       const end = Math.max(bx, b.goal === undefined ? bx : x(b.goal));
       out.push(
-        `<text x="${LABEL - 10}" y="${y + BAR - 5}" class="label" text-anchor="end">${esc(b.label.length > 52 ? `${b.label.slice(0, 51)}…` : b.label)}</text>`,
+        `<text x="${LABEL - 10}" y="${y + BAR - 5}" class="label" text-anchor="end">${esc(b.label.length > 46 ? `${b.label.slice(0, 45)}…` : b.label)}</text>`,
         `<rect x="${left.toFixed(1)}" y="${y}" width="${Math.max(2, Math.abs(bx - one)).toFixed(1)}" height="${BAR}" rx="3" fill="${colour}"/>`,
         `<text x="${(Math.max(end, one) + 6).toFixed(1)}" y="${y + BAR - 5}" class="value">${esc(b.shown)}</text>`,
       );
