@@ -13,7 +13,7 @@ const pages = [
 ];
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
-export function slug(heading: string): string {
+function slug(heading: string): string {
   return heading
     .trim()
     .toLowerCase()
