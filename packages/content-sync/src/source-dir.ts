@@ -11,6 +11,12 @@ export interface DirWatcherOptions {
   /** Called with absolute paths (files or directories) that changed. */
   onChange(paths: string[]): void;
   onError(err: Error): void;
+  /**
+   * Called with directories that became watched after the first reconcile. A watch starts after
+   * the scan that found its directory, so a write in between would be seen only by the next full
+   * rescan; the caller re-reads these directories once their watches are in place.
+   */
+  onWatched?(dirs: string[]): void;
   /** Most directory entries handed to one chokidar watcher at once. */
   batchEntries?: number;
 }
@@ -25,6 +31,7 @@ export class DirWatcher {
   readonly #owned = new Map<string, Owned>();
   #watchers: FSWatcher[] = [];
   #closed = false;
+  #reconciled = false;
 
   constructor(opts: DirWatcherOptions) {
     this.#opts = opts;
@@ -57,6 +64,9 @@ export class DirWatcher {
       }
     }
     if (batch.length) await this.#watchBatch(batch);
+    // The first reconcile follows the initial full scan; nothing new can hide before it.
+    if (this.#reconciled && added.length && !this.#closed) this.#opts.onWatched?.(added.map(([dir]) => dir));
+    this.#reconciled = true;
   }
 
   /** Drops every watch (the source vanished); the next reconcile starts afresh. */

@@ -156,6 +156,7 @@ export class Syncer {
     if (this.#source.kind === 'dir')
       this.#watcher = new DirWatcher({
         onChange: (paths) => this.#changed(paths),
+        onWatched: (dirs) => this.#reread(dirs),
         onError: (err) =>
           this.#log.warn({ err: err.message }, 'watcher error; the periodic rescan covers it'),
       });
@@ -197,6 +198,12 @@ export class Syncer {
       this.#dirty.add(dirname(p));
       this.#dirty.add(p);
     }
+    this.#trigger(this.#cfg.debounce);
+  }
+
+  /** Re-reads directories without forcing a publish: one only follows if their contents differ. */
+  #reread(dirs: string[]): void {
+    for (const d of dirs) this.#dirty.add(d);
     this.#trigger(this.#cfg.debounce);
   }
 
