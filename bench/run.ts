@@ -1,4 +1,5 @@
 // `pnpm bench <name>` runs bench/<name>/run.ts; with no name, every benchmark in turn.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,7 +14,18 @@ for (const name of wanted) {
     process.exit(2);
   }
 }
+// The reference tools (nginx, HAProxy, mtail, inotify-tools, rsync, wrk) come from Debian; as root,
+// install whatever is missing (a no-op when all are there). Otherwise each bench names what it lacks.
+if (process.getuid?.() === 0) {
+  const install = spawnSync('bash', [join(here, '../scripts/install-system-deps.sh')], { stdio: 'inherit' });
+  if (install.status !== 0) process.exit(install.status ?? 1);
+}
+
 for (const name of wanted.length ? wanted : all) {
   console.log(`\n## bench ${name}\n`);
   await import(join(here, name, 'run.ts'));
 }
+
+// Redraw the chart and the tables in docs/benchmarks.md from whatever results now exist.
+const chart = spawnSync(process.execPath, [join(here, 'chart.ts')], { stdio: 'inherit' });
+if (chart.status !== 0) process.exit(chart.status ?? 1);

@@ -6,11 +6,16 @@
 // the full soak), --connections 50, --no-profile.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ambassadorYaml, haproxy, originNginx, proxyNginx } from './configs.ts';
 import { summarize } from './profile.ts';
 import { freePort, have, processTree, startProcess, stopAll, waitForPort, wrk } from './tools.ts';
+
+// The machine as the figures were taken: cores, and the 1-minute load average before the bench began.
+const startLoad = loadavg()[0]!;
+const machineLoad = (): string =>
+  `${availableParallelism()} cores, load average ${startLoad.toFixed(1)} at the start`;
 
 const root = resolve(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
@@ -118,9 +123,7 @@ async function bench(): Promise<void> {
   const url = (port: number, path = '/') => `http://127.0.0.1:${port}${path}`;
   const opts = { seconds: DURATION, connections: CONNECTIONS };
 
-  console.log(
-    `load: wrk -t1 -c${CONNECTIONS} -d${DURATION}s keep-alive, ~100 B response; 2 cores shared with other work`,
-  );
+  console.log(`load: wrk -t1 -c${CONNECTIONS} -d${DURATION}s keep-alive, ~100 B response; ${machineLoad()}`);
   // Warm-up (JIT, connection pools), not measured.
   for (const p of [nginxPort, haHttp, ambHttp, barePort])
     await wrk(url(p!), { seconds: 2, connections: CONNECTIONS }, []);
@@ -298,7 +301,7 @@ async function bench(): Promise<void> {
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(
     join(root, 'bench/results/ambassador.md'),
-    `# bench ambassador\n\n${stamp}, \`pnpm bench ambassador${flags.length ? ` ${flags.join(' ')}` : ''}\` on a 2-core machine shared with other work (figures are noisy; CPU per request is the steadier one).\n\n${table}\n`,
+    `# bench ambassador\n\n${stamp}, \`pnpm bench ambassador${flags.length ? ` ${flags.join(' ')}` : ''}\` on ${machineLoad()} (req/s moves with other load; CPU per request is the steadier one).\n\n${table}\n`,
   );
   writeFileSync(
     join(root, 'bench/results/ambassador.json'),

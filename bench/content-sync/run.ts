@@ -14,9 +14,14 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandOf, cpuSeconds, descendants, inotifyWatches, type Proc, rssKiB, start } from './procs.ts';
+
+// The machine as the figures were taken: cores, and the 1-minute load average before the bench began.
+const startLoad = loadavg()[0]!;
+const machineLoad = (): string =>
+  `${availableParallelism()} cores, load average ${startLoad.toFixed(1)} at the start`;
 
 const repo = join(import.meta.dirname, '../..');
 const SYNC = join(repo, 'packages/content-sync/dist/main.js');
@@ -297,7 +302,7 @@ const note = [
   `Edits per run: ${results.map((r) => `${r.files}: ${r.edits}`).join(', ')}; one at a time, ${GAP_MS} ms apart, each keeping the file's size (so rsync needs --checksum). Write → served = until multipod-web returns the new bytes.`,
   `Trees: 100-file directories of ${FILE_BYTES}-byte files, plus a ${GROUP}-file group rewritten 10 times: "half-updated tree reads" counts reads of the whole group, from a root resolved once, that mixed two versions.`,
   `content-sync runs with SYNC_PRUNE_GRACE=${GRACE} (default 10s; web resolves the root per request), so replaced snapshots are recycled. RSS peak is sampled every 50 ms over the sidecar's processes (rsync's children included). Idle CPU over 3 s after the run (content-sync may still be pruning then).`,
-  `${new Date().toISOString()}, on 2 cores shared with other work running at the same time: figures are noisy.`,
+  `${new Date().toISOString()}, on ${machineLoad()}.`,
 ].join('\n');
 console.log(`\n${table}\n\n${note}\n`);
 mkdirSync(join(repo, 'bench/results'), { recursive: true });

@@ -5,9 +5,14 @@
 // Run with `pnpm bench log-adapter`; LOG_ADAPTER_BENCH_LINES overrides the line count (5M).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateLog } from './generate.ts';
+
+// The machine as the figures were taken: cores, and the 1-minute load average before the bench began.
+const startLoad = loadavg()[0]!;
+const machineLoad = (): string =>
+  `${availableParallelism()} cores, load average ${startLoad.toFixed(1)} at the start`;
 
 const here = import.meta.dirname;
 const root = join(here, '../..');
@@ -202,8 +207,7 @@ const rows = [
       `| /metrics time, ${s.agents / 1000}k agents (${s.adapter.series} / ${s.mtail.series} series): median (worst of 21) | ${s.adapter.median.toFixed(1)} ms (${s.adapter.worst.toFixed(1)}) | ${s.mtail.median.toFixed(1)} ms (${s.mtail.worst.toFixed(1)}) | |`,
   ),
 ];
-const cpus = spawnSync('nproc').stdout.toString().trim();
-const note = `Measured ${new Date().toISOString().slice(0, 16)}Z on ${cpus} cores shared with other work (other builds and tests ran at the same time), Node ${process.version}, mtail ${spawnSync('mtail', ['--version']).stdout.toString().split(' ')[2]}. Command: \`pnpm bench log-adapter\`.`;
+const note = `Measured ${new Date().toISOString().slice(0, 16)}Z on ${machineLoad()}, Node ${process.version}, mtail ${spawnSync('mtail', ['--version']).stdout.toString().split(' ')[2]}. Command: \`pnpm bench log-adapter\`.`;
 const table = `${rows.join('\n')}\n\n${note}\n`;
 console.log(`\n${table}`);
 const results = join(root, 'bench/results');
