@@ -1,12 +1,26 @@
 // What a test may do with a deployed kustomization, whichever engine runs it. The tests only
 // see this interface; kind.ts and podman.ts implement it. E2E_DRIVER=kind|podman chooses, else
 // the machine decides: kind when a Docker daemon and kind are there, podman otherwise.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 
 export interface ExecResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs an engine's exec command; a non-zero exit is a result to assert on, not an exception. */
+export async function execResult(cmd: string, args: readonly string[]): Promise<ExecResult> {
+  try {
+    const { stdout, stderr } = await execFileAsync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
 }
 
 /** One `apply` of a kustomization: its pods, Ready, reachable from the test process. */

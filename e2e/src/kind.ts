@@ -2,15 +2,13 @@
 // builds the images with docker (images/Dockerfile, default target: pnpm build inside, distroless
 // runtime), `kind load docker-image`s them, `kubectl apply -k` in a namespace per apply, waits
 // for Ready and port-forwards. Needs a Docker daemon, kind and kubectl (GitHub Actions has them).
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { COMPONENTS, imageName } from '../../images/offline.ts';
-import type { Deployment, Driver, ExecResult } from './driver.ts';
+import { type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
 import { manifestsDir, render, repoRoot } from './render.ts';
 import { eventually } from './wait.ts';
 
-const execFileAsync = promisify(execFile);
 export const CLUSTER = process.env.E2E_KIND_CLUSTER ?? 'multipod';
 const NODE = `${CLUSTER}-control-plane`;
 
@@ -98,22 +96,8 @@ class KindDeployment implements Deployment {
     return `http://127.0.0.1:${hostPort}`;
   }
 
-  async exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult> {
-    try {
-      const { stdout, stderr } = await execFileAsync(
-        'kubectl',
-        ['-n', this.ns, 'exec', pod, '-c', container, '--', ...argv],
-        { encoding: 'utf8', timeout: 60_000 },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: typeof e.code === 'number' ? e.code : 1,
-        stdout: e.stdout ?? '',
-        stderr: e.stderr ?? '',
-      };
-    }
+  exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult> {
+    return execResult('kubectl', ['-n', this.ns, 'exec', pod, '-c', container, '--', ...argv]);
   }
 
   async updateConfigMap(name: string, data: Record<string, string>): Promise<void> {

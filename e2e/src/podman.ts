@@ -3,7 +3,7 @@
 // in e2e/README.md: hostPort for access, emptyDir names made per-pod, pod sysctls passed through
 // containers.conf, cluster DNS for headless-Service pods as hostAliases, readiness probes run by
 // the driver from the host (as the kubelet does), ConfigMap updates written the kubelet's way.
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -20,7 +20,6 @@ import {
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import {
   buildComponent,
@@ -29,11 +28,10 @@ import {
   buildStandIns,
   COMPONENTS,
 } from '../../images/offline.ts';
-import type { Deployment, Driver, ExecResult } from './driver.ts';
+import { type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
 import { type K8sObject, render, repoRoot } from './render.ts';
 import { eventually } from './wait.ts';
 
-const execFileAsync = promisify(execFile);
 
 function podman(
   args: readonly string[],
@@ -225,22 +223,9 @@ class PodmanDeployment implements Deployment {
     return `http://127.0.0.1:${hostPort}`;
   }
 
-  async exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult> {
+  exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult> {
     this.get(pod);
-    try {
-      const { stdout, stderr } = await execFileAsync('podman', ['exec', `${pod}-${container}`, ...argv], {
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: typeof e.code === 'number' ? e.code : 1,
-        stdout: e.stdout ?? '',
-        stderr: e.stderr ?? '',
-      };
-    }
+    return execResult('podman', ['exec', `${pod}-${container}`, ...argv]);
   }
 
   /**
