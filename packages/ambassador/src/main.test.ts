@@ -107,7 +107,7 @@ describe('start-up', () => {
   it('exits 2 without upstreams or a config file', () => {
     const r = run({ AMBASSADOR_LISTEN: '0', AMBASSADOR_ADMIN_PORT: '0' });
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/AMBASSADOR_UPSTREAMS/);
+    expect(r.stderr).toMatch(/^multipod-ambassador: .*AMBASSADOR_UPSTREAMS/);
   });
 
   it('exits 2 on a bad config file, naming the line and field', () => {
@@ -116,7 +116,7 @@ describe('start-up', () => {
     );
     const r = run({ AMBASSADOR_CONFIG: file, AMBASSADOR_ADMIN_PORT: '0' });
     expect(r.code).toBe(2);
-    expect(r.stdout).toContain(`${file}:3 listeners[0].port`);
+    expect(r.stderr).toContain(`${file}:3 listeners[0].port`);
   });
 });
 

@@ -104,12 +104,11 @@ describe('multipod-log-adapter process', () => {
   ])('exits 2 with one line naming %s', (name, env, detail) => {
     const r = run(env);
     expect(r.status).toBe(2);
-    const out = r.stdout.trim().split('\n');
+    const out = r.stderr.trim().split('\n');
     expect(out).toHaveLength(1);
-    const entry = JSON.parse(out[0]!);
-    expect(entry.level).toBe('fatal');
-    expect(entry.msg).toContain(name);
-    expect(entry.msg).toContain(detail);
+    expect(out[0]).toMatch(/^multipod-log-adapter: /);
+    expect(out[0]).toContain(name);
+    expect(out[0]).toContain(detail);
   });
 
   it('exits 2 on a bad ADAPTER_CONFIG, naming the field', () => {
@@ -117,8 +116,7 @@ describe('multipod-log-adapter process', () => {
     writeFileSync(config, 'metrics:\n  - name: by_path_total\n    labels: { path: path }\n');
     const r = run({ ADAPTER_CONFIG: config });
     expect(r.status).toBe(2);
-    const entry = JSON.parse(r.stdout.trim());
-    expect(entry.msg).toContain(
+    expect(r.stderr).toContain(
       `invalid --config / ADAPTER_CONFIG: ${config}: metrics[0].labels.path: raw "path" labels`,
     );
   });

@@ -88,10 +88,15 @@ export async function runMain<S extends SettingSpecs>(opts: MainOptions<S>): Pro
     running = await opts.start(config, log);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    // Start-up problems the user can fix (a busy port, a setting that names a missing file) are one line.
-    if (err instanceof ListenError || err instanceof SettingError) log.fatal(message);
+    // A setting found bad while starting (a format, a config file) reads like one found bad above.
+    if (err instanceof SettingError) {
+      process.stderr.write(`multipod-${opts.name}: ${message}\n`);
+      process.exit(2);
+    }
+    // Start-up problems the user can fix (a busy port) are one line; anything else logs its stack.
+    if (err instanceof ListenError) log.fatal(message);
     else log.fatal({ err }, `start-up failed: ${message}`);
-    process.exit(err instanceof SettingError ? 2 : 1);
+    process.exit(1);
   }
 
   let stopping = false;
