@@ -32,7 +32,6 @@ import { type Deployment, type Driver, type ExecResult, execResult } from './dri
 import { type K8sObject, render, repoRoot } from './render.ts';
 import { eventually } from './wait.ts';
 
-
 function podman(
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; allowFail?: boolean } = {},
