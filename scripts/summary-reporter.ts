@@ -9,7 +9,8 @@ export default class SummaryReporter implements Reporter {
 
   onInit(vitest: Vitest): void {
     // vitest.config.ts → unit, vitest.system.config.ts → system, e2e/vitest.config.ts → e2e
-    const config = vitest.config.config ? relative(vitest.config.root, vitest.config.config) : '';
+    // Relative to where pnpm ran the script (the repository root), not the config's own root.
+    const config = vitest.config.config ? relative(process.cwd(), vitest.config.config) : '';
     const dir = dirname(config);
     this.#suite = dir !== '.' ? dir : (/^vitest\.(.+)\.config\./.exec(config)?.[1] ?? 'unit');
   }
