@@ -1,6 +1,7 @@
 // The pod view in a real headless Chromium (Debian's chromium, driven by playwright-core): the
 // page loads, shows all four containers ready, and follows a content change and traffic.
-// Leaves a screenshot in docs/images/pod-view.png for the guides.
+// Takes a screenshot; UPDATE_SCREENSHOT=1 writes it to docs/images/pod-view.png for the guides,
+// otherwise it goes to a temp file so a test run leaves the work tree as it was.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +16,10 @@ import { REPO_ROOT } from './src/run.ts';
 import { freePortBase, waitFor } from './src/test-helpers.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const SCREENSHOT = join(REPO_ROOT, 'docs', 'images', 'pod-view.png');
+const SCREENSHOT =
+  process.env['UPDATE_SCREENSHOT'] === '1'
+    ? join(REPO_ROOT, 'docs', 'images', 'pod-view.png')
+    : join(tmpdir(), `multipod-pod-view-${process.pid}.png`);
 
 describe('the pod view in Chromium', () => {
   let source: string;
@@ -127,9 +131,10 @@ describe('the pod view in Chromium', () => {
     expect(state.ambassador?.requests).toBeGreaterThanOrEqual(50);
     // Let the rate and the events settle, then keep a picture for the docs.
     await page.waitForTimeout(1500);
-    await mkdir(join(REPO_ROOT, 'docs', 'images'), { recursive: true });
+    await mkdir(join(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
+    if (process.env['UPDATE_SCREENSHOT'] !== '1') await rm(SCREENSHOT);
     expect(errors).toEqual([]);
   });
 });
