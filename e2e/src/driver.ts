@@ -93,3 +93,18 @@ export async function createDriver(): Promise<Driver> {
   const { PodmanDriver } = await import('./podman.ts');
   return new PodmanDriver();
 }
+
+/**
+ * Brings a fresh deployment up; if that fails, the pods' logs and descriptions go into the error
+ * (the engine may hold the only record of why) and everything is torn down before it is thrown.
+ */
+export async function bringUp<D extends Deployment>(dep: D, up: () => Promise<void>): Promise<D> {
+  try {
+    await up();
+  } catch (err) {
+    const dump = await dep.dump();
+    await dep.down();
+    throw new Error(`${(err as Error).message}\n${dump}`);
+  }
+  return dep;
+}

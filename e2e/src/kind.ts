@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { COMPONENTS, imageName } from '../../images/offline.ts';
-import { type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
+import { bringUp, type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
 import { manifestsDir, render, repoRoot } from './render.ts';
 import { eventually } from './wait.ts';
 
@@ -289,7 +289,7 @@ export class KindDriver implements Driver {
       ns,
       pods.map((p) => p.metadata.name),
     );
-    try {
+    return bringUp(dep, async () => {
       for (const p of pods) {
         await dep.waitReady(p.metadata.name);
         const ports = [...(p.spec.initContainers ?? []), ...p.spec.containers].flatMap(
@@ -297,12 +297,7 @@ export class KindDriver implements Driver {
         );
         await dep.forward(p.metadata.name, ports);
       }
-    } catch (err) {
-      const dump = await dep.dump();
-      await dep.down();
-      throw new Error(`${(err as Error).message}\n${dump}`);
-    }
-    return dep;
+    });
   }
 
   async cleanup(): Promise<string[]> {

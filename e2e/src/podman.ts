@@ -28,7 +28,7 @@ import {
   buildStandIns,
   COMPONENTS,
 } from '../../images/offline.ts';
-import { type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
+import { bringUp, type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
 import { type K8sObject, render, repoRoot } from './render.ts';
 import { eventually } from './wait.ts';
 
@@ -415,15 +415,10 @@ export class PodmanDriver implements Driver {
       .filter((o) => o.kind === 'Pod')
       .sort((a, b) => Number(Boolean(b.spec.subdomain)) - Number(Boolean(a.spec.subdomain)));
     const dep = new PodmanDeployment(dir, mkdtempSync(join(tmpdir(), 'multipod-e2e-')), configMaps);
-    try {
+    return bringUp(dep, async () => {
       for (const pod of pods) await dep.play(pod);
       for (const pod of pods) await dep.waitReady(pod.metadata.name);
-    } catch (err) {
-      const dump = await dep.dump();
-      await dep.down();
-      throw new Error(`${(err as Error).message}\n${dump}`);
-    }
-    return dep;
+    });
   }
 
   async cleanup(): Promise<string[]> {
