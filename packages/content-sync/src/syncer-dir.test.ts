@@ -295,6 +295,25 @@ describe('directory source', () => {
     expect(readTree(second)).toEqual(secondTree); // the snapshot it replaced is untouched
   });
 
+  it('applies a change that arrives while the spare is being built to the spare, not a full build', async () => {
+    // 2,400 files: the spare (one hard link per file, in slices of 1,000) is still being built
+    // when the change below is synced.
+    for (let d = 0; d < 3; d++) {
+      mkdirSync(join(src, `d${d}`));
+      for (let f = 0; f < 800; f++) writeFileSync(join(src, `d${d}`, `f${f}.txt`), `${d}/${f}`);
+    }
+    const t = await start();
+    await new Promise((r) => setImmediate(r)); // the spare's build has begun
+    put('d1/f7.txt', 'changed');
+    const out = await t.syncer.syncNow();
+    expect(out.result).toBe('published');
+    const publish = t.logs.find((l) => l.msg === 'published' && l.snapshot === out.snapshot);
+    expect(publish).toMatchObject({ recycled: true, copied: 1, kept: 2399 });
+    expect(t.logs.some((l) => l.msg === 'spare snapshot not built')).toBe(false);
+    expect(readFileSync(join(target, 'current/d1/f7.txt'), 'utf8')).toBe('changed');
+    expect(readFileSync(join(target, 'current/d2/f799.txt'), 'utf8')).toBe('2/799');
+  });
+
   it('exports its metrics with the current snapshot id as a label', async () => {
     put('a.txt', 'aaaa');
     put('b/c.txt', 'cc');

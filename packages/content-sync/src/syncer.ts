@@ -226,9 +226,9 @@ export class Syncer {
       this.#pending = true;
       return this.#running;
     }
-    // A spare being prepared yields at once (its build stops at the next slice).
+    // A spare being prepared is finished first: what is left of it, plus the changes applied to
+    // it, is less work than the full build that would replace it (one link per file either way).
     const spare = this.#spare;
-    this.#spareAbort?.abort(new Error('a sync is due'));
     const run = (spare ? spare.then(() => this.#run()) : this.#run()).finally(() => {
       this.#running = undefined;
       if (this.#pending && !this.#stopping) {
