@@ -2,8 +2,10 @@
 // (inotifywait -m -r + rsync -a --delete --checksum into the served directory), side by side on the
 // same trees, both served by multipod-web. Measures: write → new bytes served by web (p50/p99),
 // time to first publish, RSS (idle and peak), inotify watches, idle CPU, and how often a reader
-// that resolves the served root once sees a half-updated tree. Sizes: BENCH_SIZES (default
-// 1000,10000; add 100000 for the big tree). Writes bench/results/content-sync.md and .json.
+// that resolves the served root once sees a half-updated tree. Both sidecars run under the memory
+// limit the sidecar manifest gives content-sync (a memory cgroup, as in the pod); content-sync runs
+// once more without one. Sizes: BENCH_SIZES (default 1000,10000; add 100000 for the big tree).
+// Writes bench/results/content-sync.md and .json.
 import { spawnSync } from 'node:child_process';
 import {
   existsSync,
@@ -16,6 +18,7 @@ import {
 } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type MemoryLimit, manifestMemoryLimit, memoryCgroup, parseQuantity } from './memory-limit.ts';
 import { commandOf, cpuSeconds, descendants, inotifyWatches, type Proc, rssKiB, start } from './procs.ts';
 
 // The machine as the figures were taken: cores, and the 1-minute load average before the bench began.
@@ -32,6 +35,8 @@ const FILE_BYTES = 512;
 const GROUP = 100; // files updated together for the half-updated-tree check
 const GRACE = process.env.BENCH_GRACE ?? '200ms';
 const GAP_MS = 250; // between edits: longer than the grace, as edits minutes apart would be
+const MANIFEST = join(repo, 'manifests/sidecar/sidecar.yaml');
+const LIMIT = manifestMemoryLimit(MANIFEST, 'content-sync');
 
 for (const [tool, args] of [
   ['inotifywait', ['--help']],
@@ -93,6 +98,8 @@ async function until<T>(
 
 interface Result {
   contender: string;
+  /** The memory limit it ran under ("none" without one). */
+  limit: string;
   files: number;
   firstPublishMs: number;
   p50Ms: number;
@@ -106,9 +113,16 @@ interface Result {
   treeReads: number;
 }
 
-async function measure(contender: 'content-sync' | 'shell', files: number, dir: string): Promise<Result> {
+async function measure(
+  contender: 'content-sync' | 'shell',
+  files: number,
+  dir: string,
+  limit: MemoryLimit | undefined,
+): Promise<Result> {
   const src = join(dir, 'src');
-  const served = contender === 'content-sync' ? join(dir, `www-cs/current`) : join(dir, 'www-shell');
+  const target = join(dir, contender === 'content-sync' ? 'www-cs' : 'www-shell');
+  const served = contender === 'content-sync' ? join(target, 'current') : target;
+  rmSync(target, { recursive: true, force: true }); // every run starts from nothing
   const web = start(process.execPath, [WEB], {
     WEB_ROOT: served,
     WEB_PORT: '0',
@@ -153,19 +167,23 @@ async function measure(contender: 'content-sync' | 'shell', files: number, dir: 
   }
 
   const t0 = performance.now();
-  const proc: Proc =
+  const [cmd, args]: [string, string[]] =
+    contender === 'content-sync' ? [process.execPath, [SYNC]] : ['bash', [SHELL, src, served]];
+  const env: Record<string, string> =
     contender === 'content-sync'
-      ? start(process.execPath, [SYNC], {
+      ? {
           SYNC_SOURCE: src,
-          SYNC_TARGET: join(dir, 'www-cs'),
+          SYNC_TARGET: target,
           SYNC_ADMIN_PORT: '0',
           SYNC_ADMIN_HOST: '127.0.0.1',
           SYNC_LOG_LEVEL: 'warn',
           // web resolves the root on every request, so a replaced snapshot is free to be recycled
           // (updated in place into the next one) very soon; the default is 10s.
           SYNC_PRUNE_GRACE: GRACE,
-        })
-      : start('bash', [SHELL, src, served]);
+        }
+      : {};
+  const [run, runArgs] = limit ? limit.wrap(cmd, args) : [cmd, args];
+  const proc: Proc = start(run, runArgs, env);
   const pids = () => [proc.child.pid!, ...descendants(proc.child.pid!)];
   let peak = 0;
   const sampler = setInterval(() => {
@@ -257,6 +275,7 @@ async function measure(contender: 'content-sync' | 'shell', files: number, dir: 
   await webProc.stop();
   return {
     contender: contender === 'content-sync' ? 'content-sync' : `shell (${names})`,
+    limit: limit ? LIMIT : 'none',
     files,
     firstPublishMs,
     p50Ms: pct(lat, 50),
@@ -271,15 +290,29 @@ async function measure(contender: 'content-sync' | 'shell', files: number, dir: 
   };
 }
 
+// Each run gets a fresh cgroup: page cache charged to an earlier run's cgroup stays out of the next.
+let noLimit: string | undefined;
+async function run(c: 'content-sync' | 'shell', files: number, dir: string, limited: boolean) {
+  const limit = limited ? memoryCgroup(`multipod-bench-${process.pid}`, parseQuantity(LIMIT)) : undefined;
+  if (typeof limit === 'string') noLimit = limit;
+  const cg = typeof limit === 'string' ? undefined : limit;
+  console.log(`… ${files} files: ${c}, memory limit ${cg ? LIMIT : 'none'}`);
+  try {
+    results.push(await measure(c, files, dir, cg));
+  } finally {
+    await cg?.remove();
+  }
+}
+
 const results: Result[] = [];
 for (const files of sizes) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-content-sync-'));
   try {
     makeTree(join(dir, 'src'), files);
-    for (const c of ['content-sync', 'shell'] as const) {
-      console.log(`… ${files} files: ${c}`);
-      results.push(await measure(c, files, dir));
-    }
+    await run('content-sync', files, dir, true);
+    await run('shell', files, dir, true);
+    // The same without a limit, as a bare `node main.js` on this host (Node sizes its heap for the host).
+    if (!noLimit) await run('content-sync', files, dir, false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -287,20 +320,23 @@ for (const files of sizes) {
 
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 1 : 0) : '–');
 const lines = [
-  '| files | sidecar | first publish | write→served p50 | p99 | p99 ratio | RSS idle | RSS peak | inotify watches | idle CPU | half-updated tree reads |',
-  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| files | sidecar | memory limit | first publish | write→served p50 | p99 | p99 ratio | RSS idle | RSS peak | inotify watches | idle CPU | half-updated tree reads |',
+  '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
 ];
 for (const r of results) {
   const shell = results.find((x) => x.files === r.files && x.contender.startsWith('shell'));
   const ratio = shell && r !== shell ? `${(r.p99Ms / shell.p99Ms).toFixed(2)}×` : '1×';
   lines.push(
-    `| ${r.files + GROUP} | ${r.contender} | ${f1(r.firstPublishMs)} ms | ${f1(r.p50Ms)} ms | ${f1(r.p99Ms)} ms | ${ratio} | ${f1(r.rssMiB)} MiB | ${f1(r.peakRssMiB)} MiB | ${r.watches} | ${r.idleCpuPct.toFixed(2)} % | ${r.mixedReads} of ${r.treeReads} |`,
+    `| ${r.files + GROUP} | ${r.contender} | ${r.limit} | ${f1(r.firstPublishMs)} ms | ${f1(r.p50Ms)} ms | ${f1(r.p99Ms)} ms | ${ratio} | ${f1(r.rssMiB)} MiB | ${f1(r.peakRssMiB)} MiB | ${r.watches} | ${r.idleCpuPct.toFixed(2)} % | ${r.mixedReads} of ${r.treeReads} |`,
   );
 }
 const table = lines.join('\n');
 const note = [
   `Edits per run: ${results.map((r) => `${r.files}: ${r.edits}`).join(', ')}; one at a time, ${GAP_MS} ms apart, each keeping the file's size (so rsync needs --checksum). Write → served = until multipod-web returns the new bytes.`,
   `Trees: 100-file directories of ${FILE_BYTES}-byte files, plus a ${GROUP}-file group rewritten 10 times: "half-updated tree reads" counts reads of the whole group, from a root resolved once, that mixed two versions.`,
+  noLimit
+    ? `No memory limit could be set (${noLimit}): every row ran without one.`
+    : `Memory limit: ${LIMIT}, the one manifests/sidecar/sidecar.yaml gives content-sync, set as a memory cgroup around each sidecar (as in its pod; Node sizes its heap from it). "none": the same content-sync without a limit on this host.`,
   `content-sync runs with SYNC_PRUNE_GRACE=${GRACE} (default 10s; web resolves the root per request), so replaced snapshots are recycled. RSS peak is sampled every 50 ms over the sidecar's processes (rsync's children included). Idle CPU over 3 s after the run (content-sync may still be pruning then).`,
   `${new Date().toISOString()}, on ${machineLoad()}.`,
 ].join('\n');
