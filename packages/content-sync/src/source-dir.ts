@@ -12,8 +12,9 @@ export interface DirWatcherOptions {
   onChange(paths: string[]): void;
   onError(err: Error): void;
   /**
-   * Called with directories that became watched after the first reconcile. A watch starts after
-   * the scan that found its directory, so a write in between would be seen only by the next full
+   * Called with the directories a reconcile started watching, the first one included. A watch
+   * starts after the scan that found its directory (the first ones after the whole first
+   * publish, seconds on a big tree), so a write in between would be seen only by the next full
    * rescan; the caller re-reads these directories once their watches are in place.
    */
   onWatched?(dirs: string[]): void;
@@ -31,7 +32,6 @@ export class DirWatcher {
   readonly #owned = new Map<string, Owned>();
   #watchers: FSWatcher[] = [];
   #closed = false;
-  #reconciled = false;
 
   constructor(opts: DirWatcherOptions) {
     this.#opts = opts;
@@ -64,9 +64,7 @@ export class DirWatcher {
       }
     }
     if (batch.length) await this.#watchBatch(batch);
-    // The first reconcile follows the initial full scan; nothing new can hide before it.
-    if (this.#reconciled && added.length && !this.#closed) this.#opts.onWatched?.(added.map(([dir]) => dir));
-    this.#reconciled = true;
+    if (added.length && !this.#closed) this.#opts.onWatched?.(added.map(([dir]) => dir));
   }
 
   /** Drops every watch (the source vanished); the next reconcile starts afresh. */

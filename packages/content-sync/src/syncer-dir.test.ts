@@ -295,6 +295,31 @@ describe('directory source', () => {
     expect(readTree(second)).toEqual(secondTree); // the snapshot it replaced is untouched
   });
 
+  it('publishes a write made during the first publish (before any watch exists) without waiting for the rescan', async () => {
+    put('a.txt', 'v1'); // in the root directory: among the first files copied
+    for (let d = 0; d < 3; d++) {
+      mkdirSync(join(src, `d${d}`));
+      for (let f = 0; f < 800; f++) writeFileSync(join(src, `d${d}`, `f${f}.txt`), `${d}/${f}`);
+    }
+    running = makeSyncer({ kind: 'dir', path: src }, { target, interval: 600_000 });
+    await running.syncer.prepare();
+    const started = running.syncer.start();
+    const snapshots = join(target, '.snapshots');
+    const copied = (tmp: string) =>
+      readdirSync(tmp, { recursive: true }).length - (existsSync(join(tmp, 'a.txt')) ? 0 : Infinity);
+    // Once a.txt and a few hundred files after it are in the snapshot being built (its copy
+    // checked against the source long ago), or that snapshot is already published, edit it.
+    await waitFor(
+      'a.txt copied',
+      () =>
+        existsSync(join(target, 'current')) ||
+        readdirSync(snapshots).some((n) => n.startsWith('.tmp-') && copied(join(snapshots, n)) >= 300),
+    );
+    put('a.txt', 'v2');
+    await started;
+    await waitFor('v2', () => readFileSync(join(target, 'current/a.txt'), 'utf8') === 'v2', 5_000);
+  });
+
   it('applies a change that arrives while the spare is being built to the spare, not a full build', async () => {
     // 2,400 files: the spare (one hard link per file, in slices of 1,000) is still being built
     // when the change below is synced.
