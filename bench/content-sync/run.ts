@@ -274,7 +274,8 @@ async function measure(
   await proc.stop();
   await webProc.stop();
   return {
-    contender: contender === 'content-sync' ? 'content-sync' : `shell (${names})`,
+    contender:
+      contender === 'content-sync' ? `content-sync${limit ? '' : ' (no limit)'}` : `shell (${names})`,
     limit: limit ? LIMIT : 'none',
     files,
     firstPublishMs,
@@ -331,6 +332,27 @@ for (const r of results) {
   );
 }
 const table = lines.join('\n');
+
+// The issue's goals, judged on the rows that ran as the pod does (under the limit when there is one).
+const asDeployed = results.filter((r) => r.limit !== 'none' || noLimit);
+const cs = asDeployed.filter((r) => r.contender === 'content-sync');
+const shellOf = (r: Result) => asDeployed.find((x) => x.files === r.files && x.contender.startsWith('shell'));
+const verdict = (ok: boolean) => (ok ? 'MET' : 'NOT MET');
+const goals: string[] = [];
+const small = cs.find((r) => r.files === 1000);
+if (small) goals.push(`p99 ≤ 50 ms at 1k files: ${f1(small.p99Ms)} ms ${verdict(small.p99Ms <= 50)}`);
+goals.push(
+  `p99 below the shell sidecar's at every size: ${cs.map((r) => `${f1(r.p99Ms)} vs ${f1(shellOf(r)?.p99Ms ?? Number.NaN)} ms`).join(', ')} ${verdict(cs.every((r) => r.p99Ms < (shellOf(r)?.p99Ms ?? 0)))}`,
+  // One watch per directory: files/100 directories, the group, and the root.
+  `watches ≈ directories: ${cs.map((r) => `${r.watches} for ${r.files / 100 + 2}`).join(', ')} ${verdict(cs.every((r) => r.watches <= (r.files / 100 + 2) * 1.05))}`,
+  `idle CPU ≈ 0: ${cs.map((r) => `${r.idleCpuPct.toFixed(2)} %`).join(', ')} ${verdict(cs.every((r) => r.idleCpuPct < 1))}`,
+  `never a half-updated tree: ${cs.reduce((n, r) => n + r.mixedReads, 0)} mixed reads ${verdict(cs.every((r) => r.mixedReads === 0))}`,
+);
+const big = cs.find((r) => r.files === 100_000);
+if (big)
+  goals.push(
+    `RSS ≤ 150 MiB at 100k files${noLimit ? '' : ` (memory limit ${LIMIT})`}: peak ${f1(big.peakRssMiB)} MiB ${verdict(big.peakRssMiB <= 150)}`,
+  );
 const note = [
   `Edits per run: ${results.map((r) => `${r.files}: ${r.edits}`).join(', ')}; one at a time, ${GAP_MS} ms apart, each keeping the file's size (so rsync needs --checksum). Write → served = until multipod-web returns the new bytes.`,
   `Trees: 100-file directories of ${FILE_BYTES}-byte files, plus a ${GROUP}-file group rewritten 10 times: "half-updated tree reads" counts reads of the whole group, from a root resolved once, that mixed two versions.`,
@@ -340,11 +362,12 @@ const note = [
   `content-sync runs with SYNC_PRUNE_GRACE=${GRACE} (default 10s; web resolves the root per request), so replaced snapshots are recycled. RSS peak is sampled every 50 ms over the sidecar's processes (rsync's children included). Idle CPU over 3 s after the run (content-sync may still be pruning then).`,
   `${new Date().toISOString()}, on ${machineLoad()}.`,
 ].join('\n');
-console.log(`\n${table}\n\n${note}\n`);
+const goalText = `### Goals\n\n${goals.map((g) => `- ${g}`).join('\n')}`;
+console.log(`\n${table}\n\n${note}\n\n${goalText}\n`);
 mkdirSync(join(repo, 'bench/results'), { recursive: true });
 writeFileSync(
   join(repo, 'bench/results/content-sync.md'),
-  `# content-sync vs inotifywait + rsync\n\n\`BENCH_SIZES=${sizes.join(',')} pnpm bench content-sync\`\n\n${table}\n\n${note}\n`,
+  `# content-sync vs inotifywait + rsync\n\n\`BENCH_SIZES=${sizes.join(',')} pnpm bench content-sync\`\n\n${table}\n\n${note}\n\n${goalText}\n`,
 );
 writeFileSync(
   join(repo, 'bench/results/content-sync.json'),
