@@ -335,7 +335,7 @@ const table = lines.join('\n');
 
 // The goals, judged on the rows that ran as the pod does (under the limit when there is one).
 const asDeployed = results.filter((r) => r.limit !== 'none' || noLimit);
-const cs = asDeployed.filter((r) => r.contender === 'content-sync');
+const cs = asDeployed.filter((r) => r.contender.startsWith('content-sync'));
 const shellOf = (r: Result) => asDeployed.find((x) => x.files === r.files && x.contender.startsWith('shell'));
 const verdict = (ok: boolean) => (ok ? 'MET' : 'NOT MET');
 const goals: string[] = [];
