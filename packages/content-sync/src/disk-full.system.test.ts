@@ -1,10 +1,18 @@
 // Disk full on a real 1 MiB tmpfs: a real ENOSPC, not a mock. Mounting needs root, so this runs
 // in the system suite (`pnpm test:system`, as root in CI) rather than in the Node-only `pnpm test`.
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { currentTree, makeSyncer, removeDir, type TestSyncer, tempDir, waitFor } from './test-helpers.ts';
+import {
+  currentTree,
+  makeSyncer,
+  putFile,
+  removeDir,
+  type TestSyncer,
+  tempDir,
+  waitFor,
+} from './test-helpers.ts';
 
 let root: string;
 let src: string;
@@ -17,10 +25,7 @@ const start = async () => {
   await running.syncer.start();
   return running;
 };
-const put = (rel: string, body: string) => {
-  mkdirSync(join(src, rel, '..'), { recursive: true });
-  writeFileSync(join(src, rel), body);
-};
+const put = (rel: string, body: string) => putFile(src, rel, body);
 
 beforeEach(() => {
   root = tempDir('dir');

@@ -5,7 +5,16 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { closeServer, listen } from '@multipod/service';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Child, currentTree, readTree, removeDir, runMain, tempDir, waitFor } from './test-helpers.ts';
+import {
+  type Child,
+  currentTree,
+  fillTree,
+  readTree,
+  removeDir,
+  runMain,
+  tempDir,
+  waitFor,
+} from './test-helpers.ts';
 
 let root: string;
 const children: Child[] = [];
@@ -142,17 +151,13 @@ describe('sidecar process', () => {
   it('on SIGTERM in the middle of a publish exits 0 and leaves the live snapshot whole', async () => {
     const src = join(root, 'big-src');
     const target = join(root, 'big-www');
-    for (let d = 0; d < 40; d++) {
-      mkdirSync(join(src, `d${d}`), { recursive: true });
-      for (let f = 0; f < 250; f++) writeFileSync(join(src, `d${d}`, `f${f}.txt`), `v1 ${d}/${f}`);
-    }
+    fillTree(src, 40, 250, 'v1 ');
     // The live snapshot: published by an init-container style run.
     const once = run({ SYNC_SOURCE: src, SYNC_TARGET: target, SYNC_ONCE: 'true' });
     expect(await once.exited).toBe(0);
     const live = realpathSync(join(target, 'current'));
     // A new version of every file, then the sidecar starts publishing it and is stopped midway.
-    for (let d = 0; d < 40; d++)
-      for (let f = 0; f < 250; f++) writeFileSync(join(src, `d${d}`, `f${f}.txt`), `v2 ${d}/${f}`);
+    fillTree(src, 40, 250, 'v2 ');
     const c = run({ SYNC_SOURCE: src, SYNC_TARGET: target });
     const snapshots = join(target, '.snapshots');
     await waitFor(

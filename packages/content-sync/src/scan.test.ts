@@ -1,16 +1,13 @@
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFilter } from './filter.ts';
 import { SourceError, scanTree, sizeOf } from './scan.ts';
-import { removeDir, tempDir } from './test-helpers.ts';
+import { putFile, removeDir, tempDir } from './test-helpers.ts';
 
 const filter = createFilter({ include: [], exclude: [], dotfiles: false });
 let src: string;
-const put = (rel: string, body: string) => {
-  mkdirSync(join(src, rel, '..'), { recursive: true });
-  writeFileSync(join(src, rel), body);
-};
+const put = (rel: string, body: string) => putFile(src, rel, body);
 const files = (t: Awaited<ReturnType<typeof scanTree>>) =>
   Object.fromEntries(t.paths.map((p, i) => [p, sizeOf(t, i)]));
 

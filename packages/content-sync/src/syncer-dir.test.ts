@@ -17,7 +17,9 @@ import { closeServer, listen, renderMetrics } from '@multipod/service';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   currentTree,
+  fillTree,
   makeSyncer,
+  putFile,
   readTree,
   removeDir,
   snapshotIds,
@@ -37,10 +39,7 @@ const start = async (config: Parameters<typeof makeSyncer>[1] = { target: '' }) 
   await running.syncer.start();
   return running;
 };
-const put = (rel: string, body: string) => {
-  mkdirSync(join(src, rel, '..'), { recursive: true });
-  writeFileSync(join(src, rel), body);
-};
+const put = (rel: string, body: string) => putFile(src, rel, body);
 const published = async (t: TestSyncer) => {
   const text = (await renderMetrics(t.syncer.metrics.registry, undefined)).body;
   return Number(/content_sync_runs_total\{result="published"\} (\d+)/.exec(text)?.[1]);
@@ -297,10 +296,7 @@ describe('directory source', () => {
 
   it('publishes a write made during the first publish (before any watch exists) without waiting for the rescan', async () => {
     put('a.txt', 'v1'); // in the root directory: among the first files copied
-    for (let d = 0; d < 3; d++) {
-      mkdirSync(join(src, `d${d}`));
-      for (let f = 0; f < 800; f++) writeFileSync(join(src, `d${d}`, `f${f}.txt`), `${d}/${f}`);
-    }
+    fillTree(src, 3, 800);
     running = makeSyncer({ kind: 'dir', path: src }, { target, interval: 600_000 });
     await running.syncer.prepare();
     const started = running.syncer.start();
@@ -323,10 +319,7 @@ describe('directory source', () => {
   it('applies a change that arrives while the spare is being built to the spare, not a full build', async () => {
     // 2,400 files: the spare (one hard link per file, in slices of 1,000) is still being built
     // when the change below is synced.
-    for (let d = 0; d < 3; d++) {
-      mkdirSync(join(src, `d${d}`));
-      for (let f = 0; f < 800; f++) writeFileSync(join(src, `d${d}`, `f${f}.txt`), `${d}/${f}`);
-    }
+    fillTree(src, 3, 800);
     const t = await start();
     await new Promise((r) => setImmediate(r)); // the spare's build has begun
     put('d1/f7.txt', 'changed');
@@ -355,7 +348,7 @@ describe('directory source', () => {
   });
 
   it('puts one inotify watch on each directory, none on files', async () => {
-    for (let d = 0; d < 10; d++) for (let f = 0; f < 30; f++) put(`d${d}/f${f}.txt`, `${d}/${f}`);
+    fillTree(src, 10, 30);
     const count = () => {
       let n = 0;
       for (const fd of readdirSync('/proc/self/fdinfo')) {

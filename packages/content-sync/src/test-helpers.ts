@@ -1,7 +1,16 @@
 // Shared by the tests: temp dirs, in-process syncers with captured logs, child processes of
 // dist/main.js, polling with a deadline, tree reading, a tiny symlink-resolving reader, tar crafting.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -17,6 +26,20 @@ export const MAIN = join(PKG, 'dist/main.js');
 
 export function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `content-sync-${name}-`));
+}
+
+/** Writes `body` to `dir/rel`, creating the directories on the way. */
+export function putFile(dir: string, rel: string, body: string): void {
+  mkdirSync(join(dir, rel, '..'), { recursive: true });
+  writeFileSync(join(dir, rel), body);
+}
+
+/** `dirs` directories `d0`… under `dir`, each with `files` files `f0.txt`… holding `<prefix>d/f`. */
+export function fillTree(dir: string, dirs: number, files: number, prefix = ''): void {
+  for (let d = 0; d < dirs; d++) {
+    mkdirSync(join(dir, `d${d}`), { recursive: true });
+    for (let f = 0; f < files; f++) writeFileSync(join(dir, `d${d}`, `f${f}.txt`), `${prefix}${d}/${f}`);
+  }
 }
 
 /** Polls `check` until it returns a truthy value; fails with `what` after the deadline. */
