@@ -11,6 +11,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, loadSettings } from '@multipod/service';
+import { waitFor as poll } from '@multipod/service/testing';
 import { Registry } from 'prom-client';
 import type { AccessEntry, AccessLog } from './access-log.ts';
 import { type AmbassadorSettings, settings } from './config.ts';
@@ -110,11 +111,7 @@ export async function waitFor(
   cond: () => boolean | Promise<boolean>,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await poll(what, async () => (await cond()) || undefined, { timeoutMs });
 }
 
 export async function metricValue(

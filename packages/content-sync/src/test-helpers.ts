@@ -17,6 +17,7 @@ import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { createLogger, listen } from '@multipod/service';
+import { waitFor as poll } from '@multipod/service/testing';
 import { Header } from 'tar';
 import type { SourceKind } from './config.ts';
 import { Syncer, type SyncerConfig } from './syncer.ts';
@@ -43,20 +44,12 @@ export function fillTree(dir: string, dirs: number, files: number, prefix = ''):
 }
 
 /** Polls `check` until it returns a truthy value; fails with `what` after the deadline. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
+  return poll(what, async () => (await check()) || undefined, {
+    timeoutMs,
+    intervalMs: 10,
+    retryErrors: true,
+  });
 }
 
 /** Every file under `dir` (following symlinks) → its text. */

@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitFor } from '@multipod/service/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { builtMain, parseExposition, tempDir } from './testing.ts';
 
@@ -17,19 +18,8 @@ const run = (env: Record<string, string>, args: string[] = []) =>
     timeout: 20_000,
   });
 
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  ms = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = <T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 15_000) =>
+  waitFor(what, fn, { timeoutMs: ms, intervalMs: 25 });
 
 describe('multipod-log-adapter process', () => {
   const tmp = tempDir();

@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createLogger, loadSettings } from '@multipod/service';
+import { waitFor } from '@multipod/service/testing';
 import { webSettings } from './config.ts';
 import { createWeb, type Web } from './server.ts';
 
@@ -114,9 +115,5 @@ export async function until(
   ms = 5000,
   what = 'condition',
 ): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(what, async () => (await fn()) || undefined, { timeoutMs: ms });
 }
