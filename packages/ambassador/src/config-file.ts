@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDuration } from '@multipod/service';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { normaliseTarget } from './route-path.ts';
 import type { HealthCheckConfig, ListenerConfig, PoolConfig, ProxyConfig, UpstreamConfig } from './types.ts';
 
 export class ConfigFileError extends Error {
@@ -85,9 +86,19 @@ const poolSchema = z.strictObject({
     .optional(),
 });
 
+/** Requests are matched on their normalised path, so a prefix must be one too or it never matches. */
+const routePrefix = z
+  .string()
+  .startsWith('/')
+  .refine((p) => !p.includes('?'), 'a path, without a query')
+  .refine((p) => {
+    const n = normaliseTarget(p);
+    return n.ok && n.path === p;
+  }, 'a normalised path: no "." or ".." segments, no backslash, no %-escapes of letters, digits or -._~, escapes upper-case');
+
 const routeSchema = z.strictObject({
   host: z.string().min(1).optional(),
-  pathPrefix: z.string().startsWith('/').optional(),
+  pathPrefix: routePrefix.optional(),
   rewritePrefix: z.string().startsWith('/').optional(),
   pool: z.string().min(1),
 });

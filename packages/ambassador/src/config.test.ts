@@ -156,6 +156,20 @@ pools: { web: { upstreams: [http://a:1] } }`),
     ).toThrow(/used twice/);
   });
 
+  it('refuses a route prefix that no normalised request path could match', () => {
+    for (const prefix of ['/a/../b', '/a/./b', '/%7Eu', '/a%2fb', '/a?x'])
+      expect(
+        () =>
+          parse(`listeners: [{ name: web, port: 1, routes: [{ pathPrefix: "${prefix}", pool: p }] }]
+pools: { p: { upstreams: [http://a:1] } }`),
+        prefix,
+      ).toThrow(/amb.yaml:1 listeners\[0\].routes\[0\].pathPrefix: .*(normalised|query)/);
+    expect(() =>
+      parse(`listeners: [{ name: web, port: 1, routes: [{ pathPrefix: "/a%2Fb/", pool: p }] }]
+pools: { p: { upstreams: [http://a:1] } }`),
+    ).not.toThrow();
+  });
+
   it('reports unknown keys and YAML syntax errors with their line', () => {
     expect(() => parse(`listeners: []\npools: {}\nlisteners2: 1\n`)).toThrow(/amb.yaml:\d+ .*listeners2/);
     expect(() => parse(`listeners:\n  - name: [unclosed\n`)).toThrow(/amb.yaml:\d+ YAML:/);

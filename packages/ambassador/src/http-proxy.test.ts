@@ -446,6 +446,88 @@ describe.each(['http-proxy-3', 'node'] as const)('engine %s', (engine) => {
     });
   });
 
+  describe('routes match the normalised path', () => {
+    let amb: TestAmbassador;
+    let pub: Origin;
+    const seen: string[] = [];
+    beforeAll(async () => {
+      pub = await startOrigin((req, res) => {
+        seen.push(req.url ?? '');
+        res.end('public');
+      });
+      const { file } = await import('./test-files.ts').then((m) =>
+        m.writeConfig(`
+  listeners:
+    - name: web
+      port: 0
+      routes:
+        - { pathPrefix: /public, pool: public }
+        - { pathPrefix: /static/, rewritePrefix: /assets/, pool: public }
+  pools:
+    public: { upstreams: [${pub.url}] }
+  `),
+      );
+      amb = await startAmbassador({ AMBASSADOR_HTTP_ENGINE: engine, AMBASSADOR_CONFIG: file });
+    });
+    afterAll(async () => {
+      await amb.stop();
+      await pub.close();
+    });
+
+    /** Sends the target byte for byte (no client-side normalisation) and returns the status. */
+    function status(target: string): Promise<number> {
+      return new Promise((resolve, reject) => {
+        const s = connect(amb.port, '127.0.0.1', () =>
+          s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+        );
+        let out = '';
+        s.setEncoding('utf8');
+        s.on('data', (d) => (out += d));
+        s.on('end', () => resolve(Number(out.slice(9, 12))));
+        s.on('error', reject);
+      });
+    }
+
+    // Every way to spell "go up one level" that an upstream would resolve.
+    const dots = ['..', '%2e%2e', '%2E%2E', '.%2e', '%2e.'];
+    const here = ['', './', '%2e/', './/'];
+    const variants = dots.flatMap((d) =>
+      here.flatMap((h) => [
+        `/public/${h}${d}/admin`,
+        `/public/x/${h}${d}/${d}/admin`,
+        `/static/${h}${d}/admin`,
+      ]),
+    );
+
+    it('never lets a dot segment carry a request out of the route it matched', async () => {
+      seen.length = 0;
+      for (const v of variants) {
+        const code = await status(v);
+        // `/public/.//../admin` is `/public/admin` (the empty segment is the one removed): in the route.
+        if (v.includes('//')) expect([200, 404], v).toContain(code);
+        else expect(code, v).toBe(404);
+      }
+      for (const p of seen) expect(p).toMatch(/^\/(public|assets)\/(?!.*\/\.\.?(\/|$))/);
+      expect(seen.length).toBeGreaterThan(0);
+    });
+
+    it('forwards the normalised path when it stays inside the route', async () => {
+      seen.length = 0;
+      expect(await status('/public/a/../b')).toBe(200);
+      expect(await status('/public/%2e/c?q=/../x')).toBe(200);
+      expect(await status('/static/css/%2e%2e/app.css')).toBe(200);
+      expect(await status('/public/..%2Fadmin')).toBe(200); // an escaped slash is not a separator
+      expect(seen).toEqual(['/public/b', '/public/c?q=/../x', '/assets/app.css', '/public/..%2Fadmin']);
+    });
+
+    it('answers 400 to paths an upstream could read differently', async () => {
+      seen.length = 0;
+      for (const bad of ['/public/..;/admin', '/public/%zz', '/public\\..\\admin'])
+        expect(await status(bad), bad).toBe(400);
+      expect(seen).toEqual([]);
+    });
+  });
+
   describe('refusals', () => {
     let amb: TestAmbassador;
     let o: Origin;

@@ -18,6 +18,7 @@ import type { AccessLog } from './access-log.ts';
 import { setForwarded, stripHopByHop } from './forwarded.ts';
 import type { Metrics } from './metrics.ts';
 import type { Pool, Upstream } from './pool.ts';
+import { normaliseTarget } from './route-path.ts';
 import { matchRoute, type ProxyState, rewritePath, routeLabel } from './state.ts';
 import { tlsConnectOptions } from './tls.ts';
 import type { ListenerConfig, PoolConfig, RouteConfig } from './types.ts';
@@ -310,7 +311,14 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
       url = local.path;
       req.headers.host = local.host; // RFC 9112 §3.2.2: the target's authority wins over Host
     }
-    const route = matchRoute(state.routes.get(name) ?? [], req.headers.host, url);
+    const target = normaliseTarget(url);
+    if (!target.ok) {
+      deps.metrics.rejected.inc({ listener: name, reason: 'bad_request' });
+      return plain(res, 400, `bad request: ${target.reason}`);
+    }
+    // Routes see, and the upstream gets, the normalised path: never one that resolves elsewhere.
+    const normalised = target.path + target.query;
+    const route = matchRoute(state.routes.get(name) ?? [], req.headers.host, normalised);
     if (!route) {
       deps.metrics.rejected.inc({ listener: name, reason: 'no_route' });
       return plain(res, 404, `not found: no route for ${req.headers.host ?? ''}${url.split('?', 1)[0]}`);
@@ -327,7 +335,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     setForwarded(headers, req.socket.remoteAddress, 'http', state.config.trustForwarded);
     // Node has already answered "100 Continue" to the client; the upstream gets the body at once.
     if (headers.expect !== undefined) delete headers.expect;
-    req.url = rewritePath(route, url);
+    req.url = rewritePath(route, normalised);
     const ex: Exchange = {
       start: now(),
       listener: name,
@@ -366,9 +374,14 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
   const upgrade = (req: Req, socket: Duplex, head: Buffer) => {
     const state = deps.state();
     const url = req.url ?? '/';
-    const route = url.startsWith('/')
-      ? matchRoute(state.routes.get(name) ?? [], req.headers.host, url)
-      : undefined;
+    const target = url.startsWith('/') ? normaliseTarget(url) : undefined;
+    if (!target?.ok) {
+      deps.metrics.rejected.inc({ listener: name, reason: 'bad_request' });
+      socket.end(rawResponse(400, target ? target.reason : 'the target must be a path'));
+      return;
+    }
+    const normalised = target.path + target.query;
+    const route = matchRoute(state.routes.get(name) ?? [], req.headers.host, normalised);
     const pool = route ? state.pools.get(route.pool) : undefined;
     const picked = pool?.pick();
     if (!route || !pool || !picked?.upstream) {
@@ -383,7 +396,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     u.inFlight++;
     stripHopByHop(req.headers, true);
     setForwarded(req.headers, req.socket.remoteAddress, 'http', state.config.trustForwarded);
-    req.url = rewritePath(route, url);
+    req.url = rewritePath(route, normalised);
     let failed: string | undefined;
     socket.once('close', () => {
       u.inFlight--;
