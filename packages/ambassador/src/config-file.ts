@@ -4,8 +4,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDuration } from '@multipod/service';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { normaliseTarget } from './route-path.ts';
+import { normaliseTarget } from './http/route-path.ts';
+import { keyPairProblem, pemProblem } from './tls.ts';
 import type { HealthCheckConfig, ListenerConfig, PoolConfig, ProxyConfig, UpstreamConfig } from './types.ts';
+import { upstreamUrlProblem } from './upstream-url.ts';
 
 export class ConfigFileError extends Error {
   override name = 'ConfigFileError';
@@ -21,25 +23,20 @@ const durationField = z.union([z.number().int().min(0), z.string()]).transform((
   return ms;
 });
 
-const upstreamUrl = z.string().refine(
-  (s) => {
-    try {
-      return ['http:', 'https:', 'tcp:', 'tls:'].includes(new URL(s).protocol) && new URL(s).hostname !== '';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a URL like http://host:port, https://, tcp:// or tls://' },
-);
+const upstreamUrl = z.string().superRefine((s, ctx) => {
+  const problem = upstreamUrlProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} ${problem}` });
+});
 
-const upstreamSchema = z.union([
-  upstreamUrl.transform((url) => ({ url })),
+// An upstream is a URL, or an object with the URL and its weight / limit.
+const upstreamSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { url: v } : v),
   z.strictObject({
     url: upstreamUrl,
     weight: z.number().int().min(1).max(1000).optional(),
     maxInFlight: z.number().int().min(0).optional(),
   }),
-]);
+);
 
 const healthCheckSchema = z.strictObject({
   type: z.enum(['http', 'tcp']).optional(),
@@ -184,8 +181,8 @@ export function parseConfigFile(
     const base: Path = ['pools', name];
     const upstreams: UpstreamConfig[] = p.upstreams.map((u) => ({
       url: u.url,
-      weight: 'weight' in u && u.weight !== undefined ? u.weight : 1,
-      maxInFlight: 'maxInFlight' in u && u.maxInFlight !== undefined ? u.maxInFlight : defaults.maxInFlight,
+      weight: u.weight ?? 1,
+      maxInFlight: u.maxInFlight ?? defaults.maxInFlight,
     }));
     const kinds = new Set(upstreams.map((u) => (/^(tcp|tls):/.test(u.url) ? 'tcp' : 'http')));
     if (kinds.size > 1)
@@ -194,12 +191,16 @@ export function parseConfigFile(
       const f = p.tls?.[field];
       if (f === undefined) return undefined;
       const full = isAbsolute(f) ? f : resolve(dirname(file), f);
+      let text: string;
       try {
-        return readFile(full);
+        text = readFile(full);
       } catch (err) {
         at([...base, 'tls', field], `cannot read ${full}: ${(err as Error).message}`);
         return undefined;
       }
+      const problem = pemProblem(field === 'keyFile' ? 'key' : 'certificate', text);
+      if (problem) at([...base, 'tls', field], `${full} ${problem}`);
+      return text;
     };
     const tls = p.tls
       ? {
@@ -212,6 +213,10 @@ export function parseConfigFile(
       : defaults.tls;
     if (p.tls && (p.tls.certFile === undefined) !== (p.tls.keyFile === undefined))
       at([...base, 'tls'], 'certFile and keyFile go together');
+    else if (tls.cert !== undefined && tls.key !== undefined) {
+      const problem = keyPairProblem(tls.cert, tls.key);
+      if (problem) at([...base, 'tls', 'keyFile'], problem);
+    }
     let healthCheck: HealthCheckConfig | undefined = defaults.healthCheck;
     if (p.healthCheck) {
       const hc = p.healthCheck;

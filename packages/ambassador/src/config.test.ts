@@ -1,9 +1,11 @@
 // Settings, the simple form, and the YAML file's validation (errors name the line and the field).
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadSettings, SettingError } from '@multipod/service';
 import { describe, expect, it } from 'vitest';
 import { type AmbassadorSettings, poolDefaults, settings, simpleConfig } from './config.ts';
 import { ConfigFileError, parseConfigFile } from './config-file.ts';
+import { makeTestCa } from './test-ca.ts';
 
 const load = (env: Record<string, string>) => loadSettings(settings, [], env) as AmbassadorSettings;
 const noFiles = (p: string): string => {
@@ -71,6 +73,58 @@ describe('simple form', () => {
   });
 });
 
+describe('what start-up refuses instead of dropping silently', () => {
+  const ca = makeTestCa();
+  const files = (p: string) => readFileSync(p, 'utf8');
+
+  it('an upstream URL with a path, a query or credentials', () => {
+    for (const [u, why] of [
+      ['http://127.0.0.1:8080/api', /has a path or query \(\/api\)/],
+      ['http://127.0.0.1:8080/?x=1', /has a path or query/],
+      ['http://user:pass@127.0.0.1:8080', /carries credentials/],
+    ] as const)
+      expect(() => simpleConfig(load({ AMBASSADOR_UPSTREAMS: u }), noFiles), u).toThrow(
+        new RegExp(
+          `^invalid setting --upstreams / AMBASSADOR_UPSTREAMS: "${u.replace(/[?.]/g, '\\$&')}" ${why.source}`,
+        ),
+      );
+    expect(() =>
+      simpleConfig(load({ AMBASSADOR_UPSTREAMS: 'http://127.0.0.1:8080/' }), noFiles),
+    ).not.toThrow();
+    expect(() =>
+      parseConfigFile(
+        'listeners: [{ name: a, port: 1, pool: p }]\npools: { p: { upstreams: ["http://u:p@a:1"] } }',
+        'amb.yaml',
+        defaults(),
+        noFiles,
+      ),
+    ).toThrow(/amb.yaml:2 pools.p.upstreams\[0\].*"http:\/\/u:p@a:1" carries credentials/);
+  });
+
+  it("a CA, certificate or key file that is not PEM of its kind, and a key that is not the certificate's", () => {
+    expect(() => poolDefaults(load({ AMBASSADOR_CA_FILE: '/etc/passwd' }), files)).toThrow(
+      /^invalid setting --ca-file \/ AMBASSADOR_CA_FILE: \/etc\/passwd holds no PEM certificate/,
+    );
+    expect(() =>
+      poolDefaults(load({ AMBASSADOR_CERT_FILE: ca.clientCertFile, AMBASSADOR_KEY_FILE: ca.caFile }), files),
+    ).toThrow(/AMBASSADOR_KEY_FILE: .* holds no PEM private key/);
+    const serverKey = join(ca.dir, 'server.key');
+    expect(() =>
+      poolDefaults(load({ AMBASSADOR_CERT_FILE: ca.clientCertFile, AMBASSADOR_KEY_FILE: serverKey }), files),
+    ).toThrow(/AMBASSADOR_KEY_FILE: the key does not match the certificate/);
+    expect(() =>
+      poolDefaults(
+        load({
+          AMBASSADOR_CA_FILE: ca.caFile,
+          AMBASSADOR_CERT_FILE: ca.clientCertFile,
+          AMBASSADOR_KEY_FILE: ca.clientKeyFile,
+        }),
+        files,
+      ),
+    ).not.toThrow();
+  });
+});
+
 describe('config file', () => {
   const parse = (text: string) => parseConfigFile(text, 'amb.yaml', defaults(), noFiles);
 
@@ -79,7 +133,8 @@ describe('config file', () => {
       readFileSync(new URL('../testdata/full.yaml', import.meta.url), 'utf8'),
       'full.yaml',
       defaults(),
-      (p) => `PEM from ${p}`,
+      // The test CA stands in for the file the config names (relative to the config file).
+      (p) => `# from ${p}\n${makeTestCa().ca}`,
     );
     expect(c.listeners.map((l) => [l.name, l.protocol, l.port])).toEqual([
       ['web', 'http', 8000],
@@ -105,7 +160,7 @@ describe('config file', () => {
       rise: 2,
       fall: 3,
     });
-    expect(api.tls.ca).toMatch(/PEM from .*ca\.pem$/);
+    expect(api.tls.ca).toMatch(/^# from .*ca\.pem\n-----BEGIN CERTIFICATE-----/);
     expect(api.readTimeout).toBe(10_000);
     expect(c.pools.get('redis')!.healthCheck?.type).toBe('tcp');
   });

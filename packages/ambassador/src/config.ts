@@ -15,7 +15,9 @@ import {
   text,
   url,
 } from '@multipod/service';
+import { keyPairProblem, pemProblem } from './tls.ts';
 import type { PoolConfig, ProxyConfig, TlsOptions } from './types.ts';
+import { upstreamUrlProblem } from './upstream-url.ts';
 
 export const settings = {
   listen: setting(port(), {
@@ -161,11 +163,10 @@ export const settings = {
     default: 'keep',
     help: "Host header sent upstream: the client's (keep) or the upstream's own (upstream, for remote services).",
   }),
-  httpEngine: setting(oneOf(['http-proxy-3', 'node']), {
+  httpEngine: setting(text('<engine>'), {
     flag: 'http-engine',
     env: 'AMBASSADOR_HTTP_ENGINE',
-    default: 'http-proxy-3',
-    help: 'How HTTP requests are forwarded: http-proxy-3, or node (node:http directly, ~17% less CPU). WebSockets use http-proxy-3.',
+    help: 'Deprecated and ignored (one HTTP engine now); accepted with a warning until 0.3.0.',
   }),
   trustForwarded: setting(bool(), {
     flag: 'trust-forwarded',
@@ -215,6 +216,18 @@ export function poolDefaults(
     throw new SettingError(
       '--cert-file / AMBASSADOR_CERT_FILE and --key-file / AMBASSADOR_KEY_FILE go together',
     );
+  for (const [text, kind, where, file] of [
+    [tls.ca, 'certificate', '--ca-file / AMBASSADOR_CA_FILE', s.caFile],
+    [tls.cert, 'certificate', '--cert-file / AMBASSADOR_CERT_FILE', s.certFile],
+    [tls.key, 'key', '--key-file / AMBASSADOR_KEY_FILE', s.keyFile],
+  ] as const) {
+    const problem = text === undefined ? undefined : pemProblem(kind, text);
+    if (problem) throw new SettingError(`invalid setting ${where}: ${file} ${problem}`);
+  }
+  if (tls.cert !== undefined && tls.key !== undefined) {
+    const problem = keyPairProblem(tls.cert, tls.key);
+    if (problem) throw new SettingError(`invalid setting --key-file / AMBASSADOR_KEY_FILE: ${problem}`);
+  }
   const hc = s.healthCheckPath;
   if (hc !== undefined && hc !== 'tcp' && !hc.startsWith('/'))
     throw new SettingError(
@@ -259,6 +272,13 @@ export function simpleConfig(s: AmbassadorSettings, readFile: (p: string) => str
     throw new SettingError(
       'missing setting --upstreams / AMBASSADOR_UPSTREAMS (e.g. http://127.0.0.1:8080) or --config / AMBASSADOR_CONFIG',
     );
+  for (const u of upstreams) {
+    const problem = upstreamUrlProblem(u);
+    if (problem)
+      throw new SettingError(
+        `invalid setting --upstreams / AMBASSADOR_UPSTREAMS: ${JSON.stringify(u)} ${problem}`,
+      );
+  }
   const schemes = new Set(upstreams.map((u) => (/^(tcp|tls):/.test(u) ? 'tcp' : 'http')));
   if (schemes.size > 1)
     throw new SettingError(

@@ -9,14 +9,18 @@ export class Metrics {
   readonly upstreamUp: Gauge<'pool' | 'upstream'>;
   readonly retries: Counter<'listener' | 'pool'>;
   readonly ejections: Counter<'pool' | 'upstream'>;
+  readonly panics: Counter<'pool'>;
   readonly activeConnections: Gauge<'listener'>;
   readonly tcpConnections: Counter<'listener' | 'upstream' | 'result'>;
   readonly bytes: Counter<'listener' | 'direction'>;
   readonly reloads: Counter<'result'>;
   readonly configOk: Gauge;
   readonly rejected: Counter<'listener' | 'reason'>;
-  readonly #requestChildren = new Map<string, { inc(n?: number): void }>();
-  readonly #durationChildren = new Map<string, { observe(v: number): void }>();
+  /** Label children by listener and upstream, then by code: no label hashing per request. */
+  readonly #children = new Map<
+    string,
+    Map<string, { codes: Map<number, { inc(): void }>; duration: { observe(v: number): void } }>
+  >();
 
   constructor(registry: Registry, pools: () => Iterable<Pool>, now: () => number = Date.now) {
     const registers = [registry];
@@ -55,6 +59,12 @@ export class Metrics {
       name: 'ambassador_ejections_total',
       help: 'Upstreams taken out of their pool after consecutive failures.',
       labelNames: ['pool', 'upstream'],
+      registers,
+    });
+    this.panics = new Counter({
+      name: 'ambassador_panic_requests_total',
+      help: 'Requests sent to an ejected upstream because every healthy upstream of the pool was ejected (passive ejection never empties a pool).',
+      labelNames: ['pool'],
       registers,
     });
     this.activeConnections = new Gauge({
@@ -96,19 +106,22 @@ export class Metrics {
   }
 
   request(listener: string, upstream: string, code: number, seconds: number): void {
-    const key = `${listener}\0${upstream}\0${code}`;
-    let c = this.#requestChildren.get(key);
+    let byUpstream = this.#children.get(listener);
+    if (!byUpstream) {
+      byUpstream = new Map();
+      this.#children.set(listener, byUpstream);
+    }
+    let c = byUpstream.get(upstream);
     if (!c) {
-      c = this.requests.labels(listener, upstream, String(code));
-      this.#requestChildren.set(key, c);
+      c = { codes: new Map(), duration: this.duration.labels(listener, upstream) };
+      byUpstream.set(upstream, c);
     }
-    c.inc();
-    const dkey = `${listener}\0${upstream}`;
-    let h = this.#durationChildren.get(dkey);
-    if (!h) {
-      h = this.duration.labels(listener, upstream);
-      this.#durationChildren.set(dkey, h);
+    let counter = c.codes.get(code);
+    if (!counter) {
+      counter = this.requests.labels(listener, upstream, String(code));
+      c.codes.set(code, counter);
     }
-    h.observe(seconds);
+    counter.inc();
+    c.duration.observe(seconds);
   }
 }

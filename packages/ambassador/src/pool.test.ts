@@ -1,6 +1,6 @@
 // Balancing and passive health, with an injected clock: no test waits for real time here.
 import { describe, expect, it } from 'vitest';
-import { Pool } from './pool.ts';
+import { Pool, type Upstream } from './pool.ts';
 import type { PoolConfig } from './types.ts';
 
 function pool(over: Partial<PoolConfig> & { urls?: [string, number][] } = {}, now = () => 0): Pool {
@@ -93,11 +93,40 @@ describe('ejection', () => {
     expect(a.up(0)).toBe(true);
   });
 
-  it('with every upstream ejected, says why', () => {
-    const p = pool({ urls: [['http://a:1', 1]] });
-    p.failed(p.upstreams[0]!);
-    p.failed(p.upstreams[0]!);
+  it('never lets passive ejection empty the pool: with every upstream ejected, all take traffic', () => {
+    let panics = 0;
+    const p = new Pool(pool().config, { now: () => 0, events: { panic: () => panics++ } });
+    const [a, b] = p.upstreams as [Upstream, Upstream];
+    for (const u of [a, b]) {
+      p.failed(u);
+      p.failed(u);
+    }
+    expect(a.up(0) || b.up(0)).toBe(false);
+    expect(names(p, 4).split('').sort().join('')).toBe('aabb');
+    expect(panics).toBe(4);
+    // One upstream back: it alone takes traffic again.
+    b.ejectedUntil = 0;
+    expect(names(p, 3)).toBe('bbb');
+  });
+
+  it('with every upstream down by its active checks, says why', () => {
+    const p = pool({
+      urls: [['http://a:1', 1]],
+      healthCheck: { type: 'http', path: '/', interval: 1000, timeout: 100, rise: 1, fall: 1 },
+    });
+    p.checked(p.upstreams[0]!, false);
     expect(p.pick()).toEqual({ reason: 'no healthy upstream in pool "p"' });
+  });
+
+  it('in panic, still skips upstreams that fail their active checks', () => {
+    const p = pool({
+      healthCheck: { type: 'http', path: '/', interval: 1000, timeout: 100, rise: 1, fall: 1 },
+    });
+    const [a, b] = p.upstreams as [Upstream, Upstream];
+    p.checked(a, false);
+    p.failed(b);
+    p.failed(b);
+    expect(names(p, 2)).toBe('bb');
   });
 });
 

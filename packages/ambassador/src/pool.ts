@@ -47,6 +47,8 @@ export type PickResult = { upstream: Upstream } | { upstream?: undefined; reason
 export interface PoolEvents {
   ejected(pool: Pool, upstream: Upstream, forMs: number): void;
   healthChanged(pool: Pool, upstream: Upstream, healthy: boolean): void;
+  /** A request went to an ejected upstream because every usable one was ejected. */
+  panic(pool: Pool): void;
 }
 
 export class Pool {
@@ -95,6 +97,17 @@ export class Pool {
       up++;
       if (u.maxInFlight === 0 || u.inFlight < u.maxInFlight) candidates.push(u);
     }
+    if (up === 0) {
+      // Passive ejection never empties a pool (Envoy's panic mode; nginx never fails its last
+      // server): when every upstream that passes its active checks is ejected, they all take
+      // traffic again. Only active checks take a whole pool out.
+      for (const u of this.upstreams) {
+        if (!u.healthy || tried?.has(u)) continue;
+        up++;
+        if (u.maxInFlight === 0 || u.inFlight < u.maxInFlight) candidates.push(u);
+      }
+      if (candidates.length > 0) this.#events.panic?.(this);
+    }
     const chosen = this.#pick(candidates);
     if (chosen) return { upstream: chosen };
     if (up > 0) return { reason: `all upstreams of pool "${this.name}" are at their in-flight limit` };
@@ -121,7 +134,8 @@ export class Pool {
     }
   }
 
-  /** Connect error, reset, timeout or 502/503/504: counts towards ejection. */
+  /** Connect error, reset, timeout or a malformed answer (and, without active checks, the upstream's
+   * own 502/503/504): counts towards ejection. */
   failed(u: Upstream): void {
     u.successStreak = 0;
     const { consecutiveFailures, baseTime, maxTime } = this.config.ejection;

@@ -8,7 +8,8 @@ import { Registry } from 'prom-client';
 import { type AccessLog, noAccessLog } from './access-log.ts';
 import { type AmbassadorSettings, poolDefaults, simpleConfig } from './config.ts';
 import { ConfigFileError, parseConfigFile } from './config-file.ts';
-import { AgentCache, createHttpListener, type HttpListener } from './http-proxy.ts';
+import { createHttpListener, type HttpListener } from './http/listener.ts';
+import { UpstreamClients } from './http/upstream-clients.ts';
 import { Metrics } from './metrics.ts';
 import type { PoolEvents } from './pool.ts';
 import { type Watcher, watchConfig } from './reload.ts';
@@ -80,6 +81,9 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
       metrics.ejections.inc({ pool: pool.name, upstream: u.name });
       log.warn({ pool: pool.name, upstream: u.name, forMs }, 'upstream ejected after consecutive failures');
     },
+    panic(pool) {
+      metrics.panics.inc({ pool: pool.name });
+    },
     healthChanged(pool, u, healthy) {
       log[healthy ? 'info' : 'warn'](
         { pool: pool.name, upstream: u.name },
@@ -90,7 +94,7 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
   state = buildState(config, { now, events });
   for (const c of state.checkers) c.start();
 
-  const agents = new AgentCache();
+  const clients = new UpstreamClients();
   const httpListeners: HttpListener[] = [];
   const tcpListeners: TcpListener[] = [];
   const servers: (Server | NetServer)[] = [];
@@ -100,12 +104,7 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     for (const l of config.listeners) {
       let server: Server | NetServer;
       if (l.protocol === 'http') {
-        const h = createHttpListener(l, {
-          ...common,
-          agents,
-          clientIdleTimeout: s.clientIdleTimeout,
-          engine: s.httpEngine,
-        });
+        const h = createHttpListener(l, { ...common, clients, clientIdleTimeout: s.clientIdleTimeout });
         httpListeners.push(h);
         server = h.server;
       } else {
@@ -144,6 +143,11 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     host: s.host,
     setting: '--admin-port / AMBASSADOR_ADMIN_PORT',
   });
+  if (s.httpEngine !== undefined)
+    log.warn(
+      { setting: '--http-engine / AMBASSADOR_HTTP_ENGINE', value: s.httpEngine },
+      'setting is deprecated and ignored: HTTP is forwarded by one engine (undici); remove it, it will be refused from 0.3.0',
+    );
   log.info(
     { listeners: config.listeners.map((l) => `${l.name} ${l.protocol} :${ports.get(l.name)}`), adminPort },
     'ambassador listening',
@@ -230,7 +234,7 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     ]);
     clearTimeout(cut);
     for (const c of state.checkers) c.stop();
-    agents.destroyAll();
+    await clients.closeAll();
     accessLog.flush();
     await closeServer(admin);
   };

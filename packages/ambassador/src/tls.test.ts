@@ -44,12 +44,10 @@ async function ambassador(env: Record<string, string>) {
   return a;
 }
 
-// Every behaviour holds for both ways of forwarding (see AMBASSADOR_HTTP_ENGINE).
-describe.each(['http-proxy-3', 'node'] as const)('engine %s', (engine) => {
+describe('TLS to upstreams', () => {
   describe('https upstreams', () => {
     it('trusts the CA bundle it is given', async () => {
       const amb = await ambassador({
-        AMBASSADOR_HTTP_ENGINE: engine,
         AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
         AMBASSADOR_CA_FILE: ca.caFile,
       });
@@ -61,7 +59,6 @@ describe.each(['http-proxy-3', 'node'] as const)('engine %s', (engine) => {
 
     it('refuses an upstream whose certificate it cannot verify: 502 naming TLS', async () => {
       const amb = await ambassador({
-        AMBASSADOR_HTTP_ENGINE: engine,
         AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
       });
       const r = await get(`${amb.url}/`);
@@ -71,7 +68,6 @@ describe.each(['http-proxy-3', 'node'] as const)('engine %s', (engine) => {
 
     it('sends the server name (SNI) and checks the certificate against it', async () => {
       const amb = await ambassador({
-        AMBASSADOR_HTTP_ENGINE: engine,
         AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
         AMBASSADOR_CA_FILE: ca.caFile,
         AMBASSADOR_SERVER_NAME: 'upstream.test',
@@ -79,7 +75,6 @@ describe.each(['http-proxy-3', 'node'] as const)('engine %s', (engine) => {
       expect((await get(`${amb.url}/`)).status).toBe(200);
       expect(lastSni).toBe('upstream.test');
       const wrong = await ambassador({
-        AMBASSADOR_HTTP_ENGINE: engine,
         AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
         AMBASSADOR_CA_FILE: ca.caFile,
         AMBASSADOR_SERVER_NAME: 'other.test',
@@ -89,7 +84,6 @@ describe.each(['http-proxy-3', 'node'] as const)('engine %s', (engine) => {
 
     it('presents a client certificate when given one', async () => {
       const amb = await ambassador({
-        AMBASSADOR_HTTP_ENGINE: engine,
         AMBASSADOR_UPSTREAMS: `https://127.0.0.1:${port}`,
         AMBASSADOR_CA_FILE: ca.caFile,
         AMBASSADOR_CERT_FILE: ca.clientCertFile,
@@ -115,7 +109,6 @@ describe.each(['http-proxy-3', 'node'] as const)('engine %s', (engine) => {
 
     it('originates TLS: the app speaks plain TCP to localhost, the remote gets TLS', async () => {
       const amb = await ambassador({
-        AMBASSADOR_HTTP_ENGINE: engine,
         AMBASSADOR_UPSTREAMS: `tls://127.0.0.1:${echoPort}`,
         AMBASSADOR_CA_FILE: ca.caFile,
       });

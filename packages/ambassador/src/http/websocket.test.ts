@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { refusedPort, startAmbassador, type TestAmbassador } from './test-helpers.ts';
+import { refusedPort, startAmbassador, type TestAmbassador } from '../test-helpers.ts';
 
 let wss: WebSocketServer;
 let amb: TestAmbassador;

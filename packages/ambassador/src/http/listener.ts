@@ -1,0 +1,337 @@
+// An HTTP listener, as a list of steps each request goes through:
+//
+//   version → target → headers → route → pick upstream → forward (retry loop) → account
+//
+// Any step may end the request with its own answer (400/404/501/503, or 502/504 after the last
+// attempt); `account` runs once for every request, however it ended. WebSocket upgrades take their
+// own path (websocket.ts); other Upgrade headers (h2c) are ignored and the request is answered as
+// HTTP/1.1, as nginx does.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type Logger, rawResponse, refusalFor, refuseVersion } from '@multipod/service';
+import type { AccessLog } from '../access-log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Pool, Upstream } from '../pool.ts';
+import type { ProxyState } from '../state.ts';
+import type { ListenerConfig } from '../types.ts';
+import { describeFailure, plain } from './answers.ts';
+import { forward } from './forward.ts';
+import { upstreamHeaders } from './request-headers.ts';
+import { matchRoute, rewritePath, routeLabel } from './route.ts';
+import { requestTarget } from './target.ts';
+import type { UpstreamClients } from './upstream-clients.ts';
+import { createWebSocketProxy, isWebSocket } from './websocket.ts';
+
+export interface HttpDeps {
+  state(): ProxyState;
+  metrics: Metrics;
+  accessLog: AccessLog;
+  log: Logger;
+  clients: UpstreamClients;
+  clientIdleTimeout: number;
+  now?: () => number;
+}
+
+export interface HttpListener {
+  readonly server: Server;
+  /** From now on responses ask clients to close their connection. */
+  drain(): void;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** One client request across its attempts. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly start: number;
+  readonly method: string;
+  /** As the client sent it, for the access log. */
+  readonly path: string;
+  route: string | undefined;
+  pool: Pool | undefined;
+  upstreamPath: string;
+  headers: string[];
+  hasBody: boolean;
+  upstream: Upstream | undefined;
+  /** The current attempt's upstream counts this request in flight. */
+  holding: boolean;
+  tried: Set<Upstream> | undefined;
+  retries: number;
+  status: number;
+  bytes: number;
+  error: string | undefined;
+  /** The client is gone or the answer is complete: no more attempts, no more answers. */
+  over: boolean;
+  abort: ((reason: Error) => void) | undefined;
+}
+
+export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): HttpListener {
+  const now = deps.now ?? performance.now.bind(performance);
+  const name = listener.name;
+  let draining = false;
+
+  // ---- the steps -------------------------------------------------------------------------
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const ex = newExchange(req, res);
+    res.once('close', () => account(ex));
+    const state = deps.state();
+    const routes = state.routes.get(name) ?? [];
+
+    const version = refuseVersion(req.httpVersionMajor, req.httpVersionMinor);
+    if (version) return refuse(ex, version.status, version.reason, 'bad_request');
+
+    const target = requestTarget(req, routes);
+    if (!target.ok)
+      return refuse(
+        ex,
+        400,
+        `bad request: ${target.reason}`,
+        target.openProxy ? 'open_proxy' : 'bad_request',
+      );
+
+    const headers = upstreamHeaders(req, { trust: state.config.trustForwarded, proto: 'http' }, target.host);
+    if (!headers.ok)
+      return refuse(
+        ex,
+        headers.status,
+        `${headers.status === 501 ? 'not implemented' : 'bad request'}: ${headers.reason}`,
+        'bad_request',
+      );
+
+    ex.hasBody = headers.hasBody;
+    const route = matchRoute(routes, headers.host, target.path);
+    if (!route)
+      return refuse(
+        ex,
+        404,
+        `not found: no route for ${headers.host ?? ''}${target.path.split('?', 1)[0]}`,
+        'no_route',
+      );
+
+    const pool = state.pools.get(route.pool)!;
+    ex.route = routeLabel(route);
+    ex.pool = pool;
+    ex.upstreamPath = rewritePath(route, target.path);
+    ex.headers = headers.headers;
+    if (pool.config.hostHeader === 'upstream') replaceHost(ex.headers, undefined);
+    if (route.rewritePrefix === '/' && route.pathPrefix !== '/')
+      ex.headers.push('x-forwarded-prefix', route.pathPrefix.replace(/\/$/, ''));
+
+    pool.noteRequest();
+    const picked = pool.pick();
+    if (!picked.upstream) return refuse(ex, 503, `service unavailable: ${picked.reason}`, 'no_upstream');
+    attempt(ex, picked.upstream);
+  };
+
+  const attempt = (ex: Exchange, u: Upstream) => {
+    const pool = ex.pool!;
+    ex.upstream = u;
+    ex.holding = true;
+    u.inFlight++;
+    if (pool.config.hostHeader === 'upstream') replaceHost(ex.headers, u.url.host);
+    ex.abort = forward(
+      deps.clients.get(u, pool.config),
+      {
+        method: ex.method,
+        path: ex.upstreamPath,
+        headers: ex.headers,
+        body: ex.hasBody ? ex.req : null,
+        readTimeout: pool.config.readTimeout,
+        close: draining,
+      },
+      ex.res,
+      {
+        failed: (err) => failed(ex, u, err),
+        head: (status) => {
+          ex.status = status;
+          // An upstream's own 502/503/504 may be about one path; with active checks, they decide.
+          if (status >= 502 && status <= 504 && !pool.config.healthCheck) pool.failed(u);
+          else pool.succeeded(u);
+        },
+        done: (bytes) => {
+          ex.bytes = bytes;
+          release(ex);
+        },
+        cut: (err, bytes) => {
+          ex.bytes = bytes;
+          const code = (err as NodeJS.ErrnoException).code;
+          ex.error = ex.over
+            ? 'client closed the connection'
+            : code === 'UND_ERR_BODY_TIMEOUT'
+              ? 'upstream read timeout mid-response'
+              : 'upstream closed mid-response';
+          if (!ex.over) pool.failed(u);
+          release(ex);
+        },
+      },
+    );
+  };
+
+  /** Nothing reached the client: retry elsewhere when safe and affordable, else answer. */
+  const failed = (ex: Exchange, u: Upstream, err: Error) => {
+    release(ex);
+    if (ex.over) {
+      ex.error ??= 'client closed the connection';
+      return;
+    }
+    const pool = ex.pool!;
+    pool.failed(u);
+    const failure = describeFailure(err as NodeJS.ErrnoException);
+    const retryable = IDEMPOTENT.has(ex.method) && !ex.hasBody && ex.retries < pool.config.retries;
+    if (retryable) {
+      ex.tried ??= new Set();
+      ex.tried.add(u);
+      // Only when another upstream can take it, and the pool's retry budget allows.
+      const next = pool.pick(ex.tried).upstream;
+      if (next && pool.takeRetry()) {
+        ex.retries++;
+        deps.metrics.retries.inc({ listener: name, pool: pool.name });
+        deps.log.debug(
+          { upstream: u.name, err: failure.text, retry: ex.retries },
+          'retrying on another upstream',
+        );
+        attempt(ex, next);
+        return;
+      }
+    }
+    answer(ex, failure.status, failure.text);
+  };
+
+  /** Runs once per request when the client's response ends, however it ended. */
+  const account = (ex: Exchange) => {
+    const complete = ex.res.writableFinished;
+    if (!ex.over) {
+      ex.over = true;
+      if (!complete) ex.abort?.(new Error('client closed the connection'));
+    }
+    release(ex);
+    const status = complete ? ex.status : ex.status === 0 ? 499 : ex.status;
+    const upstream = ex.upstream?.name ?? 'none';
+    const ms = now() - ex.start;
+    deps.metrics.request(name, upstream, status, ms / 1000);
+    deps.accessLog.write({
+      listener: name,
+      route: ex.route,
+      method: ex.method,
+      path: ex.path,
+      upstream,
+      status: complete ? status : `${status} (aborted)`,
+      bytes: ex.bytes,
+      durationMs: Math.round(ms * 1000) / 1000,
+      retries: ex.retries,
+      ...(ex.error ? { error: ex.error } : {}),
+    });
+  };
+
+  // ---- helpers of the steps ---------------------------------------------------------------
+
+  const newExchange = (req: IncomingMessage, res: ServerResponse): Exchange => ({
+    req,
+    res,
+    start: now(),
+    method: req.method ?? 'GET',
+    path: req.url ?? '/',
+    route: undefined,
+    pool: undefined,
+    upstreamPath: '/',
+    headers: [],
+    hasBody: false,
+    upstream: undefined,
+    holding: false,
+    tried: undefined,
+    retries: 0,
+    status: 0,
+    bytes: 0,
+    error: undefined,
+    over: false,
+    abort: undefined,
+  });
+
+  const release = (ex: Exchange) => {
+    if (ex.holding && ex.upstream) {
+      ex.upstream.inFlight--;
+      ex.holding = false;
+    }
+  };
+
+  const answer = (ex: Exchange, status: number, text: string, close = false) => {
+    ex.status = status;
+    ex.error = text;
+    if (ex.res.headersSent) {
+      ex.res.destroy();
+      return;
+    }
+    // A request body nobody read would be taken for the next request: close instead.
+    plain(ex.res, status, text, close || draining || (ex.hasBody && !ex.req.complete));
+  };
+
+  /** A request refused before any upstream; a malformed one also ends its connection (as nginx). */
+  const refuse = (ex: Exchange, status: number, text: string, reason: string) => {
+    deps.metrics.rejected.inc({ listener: name, reason });
+    answer(ex, status, text, status !== 404 && status !== 503);
+  };
+
+  // ---- the server -------------------------------------------------------------------------
+
+  const server = createServer(
+    {
+      keepAliveTimeout: deps.clientIdleTimeout,
+      requestTimeout: 0,
+      headersTimeout: 30_000,
+      // Only WebSocket upgrades leave HTTP; `Upgrade: h2c` (curl --http2) is answered as HTTP/1.1.
+      shouldUpgradeCallback: isWebSocket,
+    },
+    handle,
+  );
+
+  server.on('upgrade', createWebSocketProxy(name, deps, now));
+
+  // Malformed or smuggling-shaped requests (conflicting Content-Length / Transfer-Encoding…):
+  // Node's parser refuses them; they are answered and closed before any upstream sees them.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const refusal = refusalFor(err);
+    if (!refusal || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    deps.metrics.rejected.inc({ listener: name, reason: 'bad_request' });
+    deps.log.debug({ listener: name, code: err.code }, 'refused a malformed request');
+    socket.end(rawResponse(refusal.status, `${refusal.status} ${refusal.reason}\n`));
+  });
+
+  // CONNECT would make this an open proxy.
+  server.on('connect', (_req, socket: Duplex) => {
+    deps.metrics.rejected.inc({ listener: name, reason: 'open_proxy' });
+    socket.end(
+      rawResponse(405, '405 CONNECT is refused (not an open proxy)\n', {
+        allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS',
+      }),
+    );
+  });
+
+  const active = deps.metrics.activeConnections.labels(name);
+  server.on('connection', (socket) => {
+    active.inc();
+    socket.once('close', () => active.dec());
+  });
+
+  return {
+    server,
+    drain() {
+      draining = true;
+    },
+  };
+}
+
+/** Sets (or, with undefined, removes) the Host header in a flat header list. */
+function replaceHost(headers: string[], host: string | undefined): void {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i] === 'host') {
+      if (host === undefined) headers.splice(i, 2);
+      else headers[i + 1] = host;
+      return;
+    }
+  if (host !== undefined) headers.push('host', host);
+}
