@@ -11,8 +11,16 @@ export interface Refusal {
 }
 
 /**
+ * Bytes after a request that said `Connection: close`: the parser stops there, but the response in
+ * flight is still owed. The caller leaves the socket alone; Node closes it after that response.
+ */
+export function afterClose(err: NodeJS.ErrnoException): boolean {
+  return err.code === 'HPE_CLOSED_CONNECTION';
+}
+
+/**
  * What to answer a `clientError` from Node's HTTP parser; undefined when there is nobody to answer
- * (the client reset or closed the connection).
+ * (the client reset or closed the connection, or see afterClose).
  */
 export function refusalFor(err: NodeJS.ErrnoException): Refusal | undefined {
   switch (err.code) {

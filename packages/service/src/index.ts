@@ -1,7 +1,7 @@
 // @multipod/service: what every component shares, written once.
 export { type AdminOptions, createAdminServer, type Route, renderMetrics } from './admin.ts';
 export { Health, type HealthChecks, handleHealth, type Probe, type ProbeFn } from './health.ts';
-export { type Refusal, rawResponse, refusalFor, refuseVersion } from './http-errors.ts';
+export { afterClose, type Refusal, rawResponse, refusalFor, refuseVersion } from './http-errors.ts';
 export { closeServer, ListenError, type ListenOptions, listen } from './listen.ts';
 export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel } from './logger.ts';
 export { type CommonSettings, commonSettings, type MainOptions, type Running, runMain } from './run-main.ts';

@@ -8,7 +8,7 @@
 // HTTP/1.1, as nginx does.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Logger, rawResponse, refusalFor, refuseVersion } from '@multipod/service';
+import { afterClose, type Logger, rawResponse, refusalFor, refuseVersion } from '@multipod/service';
 import type { AccessLog } from '../access-log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Pool, Upstream } from '../pool.ts';
@@ -291,6 +291,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
   // Malformed or smuggling-shaped requests (conflicting Content-Length / Transfer-Encoding…):
   // Node's parser refuses them; they are answered and closed before any upstream sees them.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (afterClose(err)) return; // the request before them still gets its answer, then the close
     const refusal = refusalFor(err);
     if (!refusal || !socket.writable) {
       socket.destroy();

@@ -2,13 +2,20 @@
 // target's path, so `/public/../admin` (or `/public/%2e%2e/admin`) can never match a `/public` route
 // while the upstream resolves it to `/admin`. Percent-encoded unreserved characters are decoded
 // (§6.2.2.2), remaining escapes upper-cased (§6.2.2.1), dot segments removed (§5.2.4). Escapes of
-// reserved characters — `%2F`, `%5C`, `%3B`… — stay as they are and never act as separators here.
+// reserved characters — `%2F`, `%5C`, `%3B`… — stay as they are and never act as separators here;
+// a dot segment beside an escaped slash (`..%2F`), which servers that decode it read as a way up, is
+// refused instead.
 
 export type NormalisedTarget =
   | { readonly ok: true; readonly path: string; readonly query: string }
   | { readonly ok: false; readonly reason: string };
 
 const HEX = '0123456789ABCDEF';
+const ENCODED_SEPARATOR = /%2F|%5C/;
+
+function isDotSegment(s: string): boolean {
+  return s === '.' || s === '..';
+}
 
 /** 1 for ALPHA / DIGIT / "-" / "." / "_" / "~" (RFC 3986 §2.3), by char code. */
 const UNRESERVED = new Uint8Array(128);
@@ -30,6 +37,9 @@ function hexValue(code: number): number {
  * servlet containers resolve as `..` after this proxy would have matched them as a name.
  */
 export function normaliseTarget(target: string): NormalisedTarget {
+  // RFC 9112 §3.2: a request target has no fragment. Servers that cut it (nginx) would read
+  // `/public/..#x` as `/public/..`: refuse rather than guess.
+  if (target.indexOf('#') !== -1) return { ok: false, reason: 'a fragment (#) in the request target' };
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q);
@@ -58,6 +68,10 @@ export function normaliseTarget(target: string): NormalisedTarget {
       if (name === '.' || name === '..')
         return { ok: false, reason: 'a dot segment with path parameters in the path' };
     }
+    // nginx and others decode %2F (and some %5C) before they resolve dot segments: `..%2F` is a
+    // way up for them, a plain name for the route. Refuse the combination, keep lone escapes.
+    if (s.indexOf('%') !== -1 && ENCODED_SEPARATOR.test(s) && s.split(ENCODED_SEPARATOR).some(isDotSegment))
+      return { ok: false, reason: 'a dot segment next to an encoded slash (%2F or %5C) in the path' };
     out.push(s);
   }
   return { ok: true, path: `/${out.join('/')}`, query };
