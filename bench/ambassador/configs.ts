@@ -29,14 +29,21 @@ http {
 `;
 }
 
-export function proxyNginx(dir: string, port: number, origin: number): string {
+/** With `accessLog`, nginx logs each request as the ambassador does: batched, flushed within 1 s. */
+export function proxyNginx(
+  dir: string,
+  port: number,
+  origin: number,
+  accessLog = false,
+  name = 'proxy',
+): string {
   return `worker_processes 1;
 daemon off;
-pid ${dir}/proxy.pid;
-error_log ${dir}/proxy-error.log warn;
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}-error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log ${accessLog ? `${dir}/${name}-access.log combined buffer=4k flush=1s` : 'off'};
   keepalive_requests 1000000;
   client_body_temp_path ${dir}/tmp;
   proxy_temp_path ${dir}/tmp;

@@ -17,6 +17,7 @@ export function category(url: string, fn: string): string {
   if (fn === '(idle)') return 'idle';
   if (fn === '(program)' || url === '') return 'native / runtime';
   if (url.includes('http-proxy-3')) return 'http-proxy-3';
+  if (url.includes('/undici/')) return 'undici (HTTP client)';
   if (url.includes('/pino') || url.includes('sonic-boom') || url.includes('thread-stream'))
     return 'access log (pino)';
   if (url.includes('prom-client')) return 'metrics (prom-client)';

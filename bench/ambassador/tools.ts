@@ -3,6 +3,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 
 export const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100);
 
@@ -45,7 +46,26 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
 
 export const started: ChildProcess[] = [];
 
-export function startProcess(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+/**
+ * The cores processes are pinned to: servers on core 0, the load generator and the origin on core
+ * 1, so CPU per request is each server's own, not a share of a contended core. Undefined when the
+ * machine has one core or no taskset (then nothing is pinned, and the bench says so).
+ */
+export const PINNING: { server: string; load: string } | undefined =
+  availableParallelism() >= 2 && have('taskset') ? { server: '0', load: '1' } : undefined;
+
+/** cmd + args, run on the given core when pinning is possible. */
+export function onCore(core: 'server' | 'load', cmd: string, args: string[]): [string, string[]] {
+  return PINNING ? ['taskset', ['-c', PINNING[core], cmd, ...args]] : [cmd, args];
+}
+
+export function startProcess(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  core?: 'server' | 'load',
+): ChildProcess {
+  if (core) [cmd, args] = onCore(core, cmd, args);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
@@ -155,8 +175,9 @@ export async function wrk(
   if (opts.script) args.push('-s', opts.script);
   args.push(url);
   const before = cpuMs(pids);
+  const [cmd, cmdArgs] = onCore('load', 'wrk', args);
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn('wrk', args, { env: { ...process.env, ...opts.env } });
+    const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...opts.env } });
     let text = '';
     child.stdout.on('data', (d) => (text += d));
     child.stderr.on('data', (d) => (text += d));
