@@ -6,7 +6,15 @@ import { type Document, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { normaliseTarget } from './http/route-path.ts';
 import { keyPairProblem, pemProblem } from './tls.ts';
-import type { HealthCheckConfig, ListenerConfig, PoolConfig, ProxyConfig, UpstreamConfig } from './types.ts';
+import { loadCertificates, TlsLoadError } from './tls-terminate.ts';
+import type {
+  HealthCheckConfig,
+  ListenerConfig,
+  ListenerTlsConfig,
+  PoolConfig,
+  ProxyConfig,
+  UpstreamConfig,
+} from './types.ts';
 import { upstreamUrlProblem } from './upstream-url.ts';
 
 export class ConfigFileError extends Error {
@@ -100,6 +108,20 @@ const routeSchema = z.strictObject({
   pool: z.string().min(1),
 });
 
+const certificateSchema = z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) });
+
+const listenerTlsSchema = z
+  .strictObject({
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    certificates: z.array(certificateSchema).min(1).optional(),
+    clientCaFile: z.string().min(1).optional(),
+  })
+  .refine(
+    (t) => (t.certificates === undefined) === (t.certFile !== undefined && t.keyFile !== undefined),
+    'give certFile and keyFile, or certificates: [{ certFile, keyFile }, …] (several, chosen by SNI)',
+  );
+
 const listenerSchema = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only'),
   host: z.string().min(1).optional(),
@@ -107,6 +129,8 @@ const listenerSchema = z.strictObject({
   protocol: z.enum(['http', 'tcp']).optional(),
   routes: z.array(routeSchema).min(1).optional(),
   pool: z.string().min(1).optional(),
+  tls: listenerTlsSchema.optional(),
+  redirectToHttps: z.number().int().min(1).max(65535).optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -276,11 +300,18 @@ export function parseConfigFile(
           [...base, 'pool'],
           `pool "${l.pool}" has http(s):// upstreams; a tcp listener needs tcp:// or tls://`,
         );
+      if (l.redirectToHttps !== undefined)
+        at([...base, 'redirectToHttps'], 'only an http listener redirects');
+    } else if (l.redirectToHttps !== undefined) {
+      if (l.routes !== undefined || l.pool !== undefined)
+        at([...base, 'redirectToHttps'], 'a redirecting listener has no routes or pool');
+      if (l.tls !== undefined)
+        at([...base, 'redirectToHttps'], 'a redirecting listener is plain HTTP (no tls)');
     } else {
       if (l.pool !== undefined && l.routes !== undefined)
         at([...base, 'pool'], 'give either pool or routes, not both');
       const routes = l.routes ?? (l.pool !== undefined ? [{ pool: l.pool }] : undefined);
-      if (!routes) at(base, 'an http listener needs routes (or a pool)');
+      if (!routes) at(base, 'an http listener needs routes (or a pool), or redirectToHttps');
       routes?.forEach((r, j) => {
         const where: Path = l.routes ? [...base, 'routes', j, 'pool'] : [...base, 'pool'];
         if (!pools.has(r.pool))
@@ -289,11 +320,32 @@ export function parseConfigFile(
           at(where, `pool "${r.pool}" has tcp:// upstreams; an http route needs http(s)://`);
       });
     }
+    let tls: ListenerTlsConfig | undefined;
+    if (l.tls) {
+      const rel = (f: string) => (isAbsolute(f) ? f : resolve(dirname(file), f));
+      tls = {
+        certificates: (l.tls.certificates ?? [{ certFile: l.tls.certFile!, keyFile: l.tls.keyFile! }]).map(
+          (c) => ({
+            certFile: rel(c.certFile),
+            keyFile: rel(c.keyFile),
+          }),
+        ),
+        clientCaFile: l.tls.clientCaFile === undefined ? undefined : rel(l.tls.clientCaFile),
+      };
+      try {
+        loadCertificates(tls, readFile);
+      } catch (err) {
+        if (!(err instanceof TlsLoadError)) throw err;
+        at([...base, 'tls'], err.message);
+      }
+    }
     listeners.push({
       name: l.name,
       host,
       port: l.port,
       protocol,
+      ...(tls ? { tls } : {}),
+      ...(l.redirectToHttps !== undefined ? { redirectToHttps: l.redirectToHttps } : {}),
       routes:
         protocol === 'http'
           ? (l.routes ?? (l.pool !== undefined ? [{ pool: l.pool }] : [])).map((r) => ({

@@ -16,7 +16,8 @@ import {
   url,
 } from '@multipod/service';
 import { keyPairProblem, pemProblem } from './tls.ts';
-import type { PoolConfig, ProxyConfig, TlsOptions } from './types.ts';
+import { loadCertificates, TlsLoadError } from './tls-terminate.ts';
+import type { ListenerConfig, ListenerTlsConfig, PoolConfig, ProxyConfig, TlsOptions } from './types.ts';
 import { upstreamUrlProblem } from './upstream-url.ts';
 
 export const settings = {
@@ -41,6 +42,26 @@ export const settings = {
     flag: 'config',
     env: 'AMBASSADOR_CONFIG',
     help: 'Full form: YAML file of listeners, routes and pools; reloaded when it changes. Wins over --upstreams.',
+  }),
+  tlsCertFile: setting(path(), {
+    flag: 'tls-cert-file',
+    env: 'AMBASSADOR_TLS_CERT_FILE',
+    help: 'Simple form: terminate TLS on the listener with this PEM certificate (tls.crt of a kubernetes.io/tls Secret); reloaded when it changes.',
+  }),
+  tlsKeyFile: setting(path(), {
+    flag: 'tls-key-file',
+    env: 'AMBASSADOR_TLS_KEY_FILE',
+    help: 'PEM private key of --tls-cert-file (tls.key).',
+  }),
+  tlsClientCaFile: setting(path(), {
+    flag: 'tls-client-ca-file',
+    env: 'AMBASSADOR_TLS_CLIENT_CA_FILE',
+    help: 'Mutual TLS: clients must present a certificate signed by this PEM CA bundle.',
+  }),
+  httpRedirectPort: setting(port(), {
+    flag: 'http-redirect-port',
+    env: 'AMBASSADOR_HTTP_REDIRECT_PORT',
+    help: 'With TLS: also listen for plain HTTP on this port and answer 308 to https:// (port 443).',
   }),
   adminPort: setting(port(), {
     flag: 'admin-port',
@@ -285,22 +306,56 @@ export function simpleConfig(s: AmbassadorSettings, readFile: (p: string) => str
       `invalid setting --upstreams / AMBASSADOR_UPSTREAMS: mixes http(s):// and tcp:// / tls:// upstreams; use one kind`,
     );
   const protocol = schemes.has('tcp') ? 'tcp' : 'http';
+  if ((s.tlsCertFile === undefined) !== (s.tlsKeyFile === undefined))
+    throw new SettingError(
+      '--tls-cert-file / AMBASSADOR_TLS_CERT_FILE and --tls-key-file / AMBASSADOR_TLS_KEY_FILE go together',
+    );
+  const tls: ListenerTlsConfig | undefined =
+    s.tlsCertFile === undefined
+      ? undefined
+      : {
+          certificates: [{ certFile: s.tlsCertFile, keyFile: s.tlsKeyFile! }],
+          clientCaFile: s.tlsClientCaFile,
+        };
+  if (tls) {
+    try {
+      loadCertificates(tls, readFile);
+    } catch (err) {
+      if (err instanceof TlsLoadError)
+        throw new SettingError(`invalid setting --tls-cert-file / AMBASSADOR_TLS_CERT_FILE: ${err.message}`);
+      throw err;
+    }
+  } else if (s.tlsClientCaFile !== undefined || s.httpRedirectPort !== undefined)
+    throw new SettingError(
+      `${s.tlsClientCaFile !== undefined ? '--tls-client-ca-file / AMBASSADOR_TLS_CLIENT_CA_FILE' : '--http-redirect-port / AMBASSADOR_HTTP_REDIRECT_PORT'} needs --tls-cert-file and --tls-key-file`,
+    );
   const pool: PoolConfig = {
     name: 'default',
     ...poolDefaults(s, readFile),
     upstreams: upstreams.map((url) => ({ url, weight: 1, maxInFlight: s.maxInFlight })),
   };
+  const listeners: ListenerConfig[] = [
+    {
+      name: 'default',
+      host: s.host,
+      port: s.listen,
+      protocol,
+      ...(tls ? { tls } : {}),
+      routes: protocol === 'http' ? [{ pathPrefix: '/', pool: 'default' }] : [],
+      pool: protocol === 'tcp' ? 'default' : undefined,
+    },
+  ];
+  if (s.httpRedirectPort !== undefined)
+    listeners.push({
+      name: 'redirect',
+      host: s.host,
+      port: s.httpRedirectPort,
+      protocol: 'http',
+      routes: [],
+      redirectToHttps: 443,
+    });
   return {
-    listeners: [
-      {
-        name: 'default',
-        host: s.host,
-        port: s.listen,
-        protocol,
-        routes: protocol === 'http' ? [{ pathPrefix: '/', pool: 'default' }] : [],
-        pool: protocol === 'tcp' ? 'default' : undefined,
-      },
-    ],
+    listeners,
     pools: new Map([['default', pool]]),
     trustForwarded: s.trustForwarded,
   };

@@ -16,6 +16,9 @@ export class Metrics {
   readonly reloads: Counter<'result'>;
   readonly configOk: Gauge;
   readonly rejected: Counter<'listener' | 'reason'>;
+  readonly tlsHandshakeErrors: Counter<'listener'>;
+  readonly tlsReloads: Counter<'listener' | 'result'>;
+  readonly certificateExpiry: Gauge<'listener' | 'certificate'>;
   /** Label children by listener and upstream, then by code: no label hashing per request. */
   readonly #children = new Map<
     string,
@@ -103,7 +106,33 @@ export class Metrics {
       labelNames: ['listener', 'reason'],
       registers,
     });
+    this.tlsHandshakeErrors = new Counter({
+      name: 'ambassador_tls_handshake_errors_total',
+      help: 'TLS handshakes that failed on a listener (no shared protocol or cipher, a client certificate refused, a reset).',
+      labelNames: ['listener'],
+      registers,
+    });
+    this.tlsReloads = new Counter({
+      name: 'ambassador_tls_reloads_total',
+      help: 'Certificate reloads of a TLS listener by result: applied, rejected (the old certificates stay).',
+      labelNames: ['listener', 'result'],
+      registers,
+    });
+    const certificates = () => this.tlsCertificates();
+    this.certificateExpiry = new Gauge({
+      name: 'ambassador_tls_certificate_expiry_timestamp_seconds',
+      help: 'When each certificate a TLS listener serves expires (Unix time): alert well before it.',
+      labelNames: ['listener', 'certificate'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of certificates()) this.set({ listener: c.listener, certificate: c.name }, c.notAfter);
+      },
+    });
   }
+
+  /** The TLS listeners' certificates, for the expiry gauge. */
+  tlsCertificates: () => Iterable<{ listener: string; name: string; notAfter: number }> = () => [];
 
   request(listener: string, upstream: string, code: number, seconds: number): void {
     let byUpstream = this.#children.get(listener);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
+import { dirname } from 'node:path';
 import { closeServer, createAdminServer, Health, type Logger, listen, SettingError } from '@multipod/service';
 import { Registry } from 'prom-client';
 import { type AccessLog, noAccessLog } from './access-log.ts';
@@ -15,6 +16,7 @@ import type { PoolEvents } from './pool.ts';
 import { type Watcher, watchConfig } from './reload.ts';
 import { buildState, type ProxyState } from './state.ts';
 import { createTcpListener, type TcpListener } from './tcp-proxy.ts';
+import { type TlsReloadResult, TlsTerminator } from './tls-terminate.ts';
 import type { ListenerConfig, ProxyConfig } from './types.ts';
 
 export interface AmbassadorDeps {
@@ -38,6 +40,8 @@ export interface Ambassador {
   readonly registry: Registry;
   state(): ProxyState;
   reload(): ReloadResult;
+  /** Re-reads a TLS listener's certificate files now (they are also watched). */
+  reloadTls(listener: string): TlsReloadResult;
   stop(): Promise<void>;
 }
 
@@ -95,6 +99,13 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
   for (const c of state.checkers) c.start();
 
   const clients = new UpstreamClients();
+  // Each TLS listener's certificates, loaded (and checked) once here and reloaded in place.
+  const terminators = new Map<string, TlsTerminator>();
+  for (const l of config.listeners) if (l.tls) terminators.set(l.name, new TlsTerminator(l.tls, readFile));
+  metrics.tlsCertificates = () =>
+    [...terminators].flatMap(([listener, t]) =>
+      t.certificates.map((c) => ({ listener, name: c.name, notAfter: c.notAfter })),
+    );
   const httpListeners: HttpListener[] = [];
   const tcpListeners: TcpListener[] = [];
   const servers: (Server | NetServer)[] = [];
@@ -104,11 +115,16 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     for (const l of config.listeners) {
       let server: Server | NetServer;
       if (l.protocol === 'http') {
-        const h = createHttpListener(l, { ...common, clients, clientIdleTimeout: s.clientIdleTimeout });
+        const h = createHttpListener(l, {
+          ...common,
+          clients,
+          clientIdleTimeout: s.clientIdleTimeout,
+          tls: terminators.get(l.name),
+        });
         httpListeners.push(h);
         server = h.server;
       } else {
-        const t = createTcpListener(l, common);
+        const t = createTcpListener(l, { ...common, tls: terminators.get(l.name) });
         tcpListeners.push(t);
         server = t.server;
       }
@@ -160,7 +176,9 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
         l.name === b[i]!.name &&
         l.host === b[i]!.host &&
         l.port === b[i]!.port &&
-        l.protocol === b[i]!.protocol,
+        l.protocol === b[i]!.protocol &&
+        l.redirectToHttps === b[i]!.redirectToHttps &&
+        JSON.stringify(l.tls) === JSON.stringify(b[i]!.tls),
     );
 
   const reload = (): ReloadResult => {
@@ -184,7 +202,7 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
       next = loadFile(text);
       if (!sameListeners(next.listeners, state.config.listeners))
         throw new ConfigFileError(
-          `${s.config}: listeners changed (name, host, port or protocol); that needs a restart`,
+          `${s.config}: listeners changed (name, host, port, protocol, tls files or redirect); that needs a restart`,
         );
     } catch (err) {
       metrics.reloads.inc({ result: 'rejected' });
@@ -209,11 +227,34 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
   let watcher: Watcher | undefined;
   if (s.config !== undefined && deps.watch !== false) watcher = watchConfig(s.config, () => reload());
 
+  /** Re-reads a TLS listener's certificates; a bad set is refused and the running one kept. */
+  const reloadTls = (listener: string): TlsReloadResult => {
+    const t = terminators.get(listener)!;
+    const { result, error } = t.reload();
+    if (result === 'unchanged') return result;
+    metrics.tlsReloads.inc({ listener, result });
+    if (result === 'applied')
+      log.info({ listener, certificates: t.certificates.map((c) => c.name) }, 'TLS certificates reloaded');
+    else
+      log.error(
+        { listener, err: error },
+        'TLS certificate reload rejected; keeping the running certificates',
+      );
+    return result;
+  };
+  const tlsWatchers: Watcher[] = [];
+  if (deps.watch !== false)
+    // One watcher per folder (a Secret's files share one); watchConfig watches a file's folder.
+    for (const [listener, t] of terminators)
+      for (const file of new Map(t.files().map((f) => [dirname(f), f])).values())
+        tlsWatchers.push(watchConfig(file, () => reloadTls(listener)));
+
   const stop = async () => {
     health.drain();
     log.info({ drainDelay: s.drainDelay }, 'draining: /readyz is 503; listeners close after the drain delay');
     if (s.drainDelay > 0) await new Promise((r) => setTimeout(r, s.drainDelay));
     watcher?.close();
+    for (const w of tlsWatchers) w.close();
     for (const h of httpListeners) h.drain();
     // Whatever is still running when the grace period is nearly over is cut, so we exit 0 in time.
     const budget = Math.max(100, s.shutdownTimeout - s.drainDelay - 500);
@@ -239,5 +280,5 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     await closeServer(admin);
   };
 
-  return { ports, adminPort, health, registry, state: () => state, reload, stop };
+  return { ports, adminPort, health, registry, state: () => state, reload, reloadTls, stop };
 }

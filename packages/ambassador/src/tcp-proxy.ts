@@ -2,13 +2,14 @@
 // piped both ways with backpressure and half-close. The client is not read until the upstream is
 // connected, so a failed connect can move to the next upstream without losing a byte.
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { createServer as createTlsServer, TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Logger } from '@multipod/service';
 import type { AccessLog } from './access-log.ts';
 import type { Metrics } from './metrics.ts';
 import type { Pool, Upstream } from './pool.ts';
 import type { ProxyState } from './state.ts';
 import { tlsConnectOptions } from './tls.ts';
+import type { TlsTerminator } from './tls-terminate.ts';
 import type { ListenerConfig } from './types.ts';
 
 export interface TcpDeps {
@@ -16,6 +17,8 @@ export interface TcpDeps {
   metrics: Metrics;
   accessLog: AccessLog;
   log: Logger;
+  /** Terminates TLS on this listener: clients speak TLS, upstreams get plain TCP (or tls://). */
+  tls?: TlsTerminator;
   now?: () => number;
 }
 
@@ -33,7 +36,7 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
   const toUpstream = deps.metrics.bytes.labels(name, 'upstream');
   const toClient = deps.metrics.bytes.labels(name, 'client');
 
-  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => {
+  const onClient = (client: Socket) => {
     const start = now();
     sockets.add(client);
     active.inc();
@@ -67,7 +70,9 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
       upstream = u;
       tried.add(u);
       u.inFlight++;
-      const relay = new Relay();
+      // The shared-buffer relay needs a sink that is done with a chunk when write() returns: a
+      // plain socket is; a TLS client is not (its writes wait in the TLS layer).
+      const relay = client instanceof TLSSocket ? undefined : new Relay();
       connectUpstream(pool, u, relay, (err, up) => {
         if (err || !up) {
           u.inFlight--;
@@ -109,7 +114,25 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
       error = picked.reason;
       client.destroy();
     }
-  });
+  };
+
+  let server: Server;
+  if (deps.tls) {
+    const tlsServer = createTlsServer(
+      { allowHalfOpen: true, noDelay: true, ...deps.tls.serverOptions([]) },
+      (client: TLSSocket) => {
+        // As pauseOnConnect does for plain TCP: nothing is read until an upstream is connected.
+        client.pause();
+        onClient(client);
+      },
+    );
+    deps.tls.attach(tlsServer);
+    tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      deps.metrics.tlsHandshakeErrors.inc({ listener: name });
+      deps.log.debug({ listener: name, code: err.code, err: err.message }, 'TLS handshake failed');
+    });
+    server = tlsServer;
+  } else server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onClient);
 
   return { server, sockets };
 }
@@ -118,7 +141,7 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
 function connectUpstream(
   pool: Pool,
   u: Upstream,
-  relay: Relay,
+  relay: Relay | undefined,
   done: (err: Error | undefined, socket?: Socket) => void,
 ): void {
   const socket: Socket = u.tls
@@ -128,8 +151,14 @@ function connectUpstream(
         ...({ allowHalfOpen: true } as object),
         ...tlsConnectOptions(u, pool.config.tls),
       })
-    : netConnect({ host: u.host, port: u.port, allowHalfOpen: true, noDelay: true, onread: relay.onread });
-  relay.source = socket;
+    : netConnect({
+        host: u.host,
+        port: u.port,
+        allowHalfOpen: true,
+        noDelay: true,
+        ...(relay ? { onread: relay.onread } : {}),
+      });
+  if (relay) relay.source = socket;
   const timer = setTimeout(
     () => fail(new Error(`connect timeout after ${pool.config.connectTimeout}ms`)),
     pool.config.connectTimeout,
@@ -182,7 +211,12 @@ export class Relay {
 }
 
 /** Pipes both ways; an end on one side half-closes the other; an error tears both down. */
-function splice(client: Socket, up: Socket, relay: Relay, done: (failure?: string) => void): void {
+function splice(
+  client: Socket,
+  up: Socket,
+  relay: Relay | undefined,
+  done: (failure?: string) => void,
+): void {
   let closed = 0;
   let failure: string | undefined;
   const onClose = () => {
@@ -207,7 +241,7 @@ function splice(client: Socket, up: Socket, relay: Relay, done: (failure?: strin
     onClose();
   });
   client.pipe(up);
-  if (relay.source === up && !(up as Socket & { encrypted?: boolean }).encrypted) {
+  if (relay && relay.source === up && !(up as Socket & { encrypted?: boolean }).encrypted) {
     relay.attach(client);
     up.once('end', () => client.end());
   } else up.pipe(client);

@@ -72,11 +72,23 @@ export interface RouteConfig {
   readonly pool: string;
 }
 
+/** Inbound TLS of a listener: file paths, re-read when they change. */
+export interface ListenerTlsConfig {
+  /** The first is served to clients that send no SNI name or one no certificate carries. */
+  readonly certificates: readonly { readonly certFile: string; readonly keyFile: string }[];
+  /** PEM CA bundle: clients must present a certificate it signed (mutual TLS). */
+  readonly clientCaFile?: string;
+}
+
 export interface ListenerConfig {
   readonly name: string;
   readonly host: string;
   readonly port: number;
   readonly protocol: 'http' | 'tcp';
+  /** Terminate TLS on this listener. */
+  readonly tls?: ListenerTlsConfig;
+  /** HTTP only: answer every request with a 308 to https:// on this port instead of proxying. */
+  readonly redirectToHttps?: number;
   /** HTTP: first match wins. */
   readonly routes: readonly RouteConfig[];
   /** TCP: the pool every connection goes to. */

@@ -6,18 +6,26 @@
 // attempt); `account` runs once for every request, however it ended. WebSocket upgrades take their
 // own path (websocket.ts); other Upgrade headers (h2c) are ignored and the request is answered as
 // HTTP/1.1, as nginx does.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { afterClose, type Logger, rawResponse, refusalFor, refuseVersion } from '@multipod/service';
 import type { AccessLog } from '../access-log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Pool, Upstream } from '../pool.ts';
 import type { ProxyState } from '../state.ts';
+import type { TlsTerminator } from '../tls-terminate.ts';
 import type { ListenerConfig } from '../types.ts';
 import { describeFailure, plain } from './answers.ts';
 import { forward } from './forward.ts';
 import { upstreamHeaders } from './request-headers.ts';
-import { matchRoute, rewritePath, routeLabel } from './route.ts';
+import { bareHost, matchRoute, rewritePath, routeLabel } from './route.ts';
 import { requestTarget } from './target.ts';
 import type { UpstreamClients } from './upstream-clients.ts';
 import { createWebSocketProxy, isWebSocket } from './websocket.ts';
@@ -29,6 +37,8 @@ export interface HttpDeps {
   log: Logger;
   clients: UpstreamClients;
   clientIdleTimeout: number;
+  /** Terminates TLS on this listener (its certificates, reloaded in place). */
+  tls?: TlsTerminator;
   now?: () => number;
 }
 
@@ -69,6 +79,7 @@ interface Exchange {
 export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): HttpListener {
   const now = deps.now ?? performance.now.bind(performance);
   const name = listener.name;
+  const proto = listener.tls ? 'https' : 'http';
   let draining = false;
 
   // ---- the steps -------------------------------------------------------------------------
@@ -91,7 +102,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
         target.openProxy ? 'open_proxy' : 'bad_request',
       );
 
-    const headers = upstreamHeaders(req, { trust: state.config.trustForwarded, proto: 'http' }, target.host);
+    const headers = upstreamHeaders(req, { trust: state.config.trustForwarded, proto }, target.host);
     if (!headers.ok)
       return refuse(
         ex,
@@ -273,18 +284,43 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     answer(ex, status, text, status !== 404 && status !== 503);
   };
 
+  /** A plain-HTTP listener that only sends clients to HTTPS (308 keeps the method and body). */
+  const redirect = (req: IncomingMessage, res: ServerResponse) => {
+    const ex = newExchange(req, res);
+    res.once('close', () => account(ex));
+    const host = bareHost(req.headers.host);
+    if (!/^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])$/.test(host))
+      return refuse(ex, 400, 'bad request: a Host header is needed to redirect to https', 'bad_request');
+    const target = requestTarget(req, []);
+    const path = target.ok ? target.path : '/';
+    const port = listener.redirectToHttps === 443 ? '' : `:${listener.redirectToHttps}`;
+    ex.status = 308;
+    res.writeHead(308, { location: `https://${host}${port}${path}`, 'content-length': 0 });
+    res.end();
+  };
+
   // ---- the server -------------------------------------------------------------------------
 
-  const server = createServer(
-    {
-      keepAliveTimeout: deps.clientIdleTimeout,
-      requestTimeout: 0,
-      headersTimeout: 30_000,
-      // Only WebSocket upgrades leave HTTP; `Upgrade: h2c` (curl --http2) is answered as HTTP/1.1.
-      shouldUpgradeCallback: isWebSocket,
-    },
-    handle,
-  );
+  const options: ServerOptions = {
+    keepAliveTimeout: deps.clientIdleTimeout,
+    requestTimeout: 0,
+    headersTimeout: 30_000,
+    // Only WebSocket upgrades leave HTTP; `Upgrade: h2c` (curl --http2) is answered as HTTP/1.1.
+    shouldUpgradeCallback: isWebSocket,
+  };
+  const handler = listener.redirectToHttps !== undefined ? redirect : handle;
+  const server: Server = deps.tls
+    ? createHttpsServer({ ...options, ...deps.tls.serverOptions(['http/1.1']) }, handler)
+    : createServer(options, handler);
+  if (deps.tls) {
+    deps.tls.attach(server as unknown as { setSecureContext(o: object): void });
+    // Failed handshakes (no shared protocol or cipher, a client certificate refused…) never reach
+    // a handler: counted here, with the reason in the debug log.
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      deps.metrics.tlsHandshakeErrors.inc({ listener: name });
+      deps.log.debug({ listener: name, code: err.code, err: err.message }, 'TLS handshake failed');
+    });
+  }
 
   server.on('upgrade', createWebSocketProxy(name, deps, now));
 

@@ -35,7 +35,11 @@ export function createWebSocketProxy(
     const target = requestTarget(req, routes);
     if (!target.ok)
       return refuse(400, `bad request: ${target.reason}`, target.openProxy ? 'open_proxy' : 'bad_request');
-    const headers = upstreamHeaders(req, { trust: state.config.trustForwarded, proto: 'http' }, target.host);
+    const headers = upstreamHeaders(
+      req,
+      { trust: state.config.trustForwarded, proto: 'encrypted' in req.socket ? 'https' : 'http' },
+      target.host,
+    );
     if (!headers.ok) return refuse(headers.status, headers.reason, 'bad_request');
     const route = matchRoute(routes, headers.host, target.path);
     if (!route) return refuse(404, 'not found: no route', 'no_route');

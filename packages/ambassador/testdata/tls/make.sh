@@ -1,6 +1,8 @@
 #!/usr/bin/env sh
 # Regenerates the test CA used by the TLS tests (throw-away keys, never used outside tests):
-# a CA, a server certificate for upstream.test and 127.0.0.1, and a client certificate for mTLS.
+# a CA, a server certificate for upstream.test and 127.0.0.1, a client certificate for mTLS, and
+# the certificates a TLS-terminating listener serves: site-a (a.example.test, *.apps.example.test),
+# its renewal site-a-renewed (same names, new key), and site-b (b.example.test).
 # Valid for 100 years so the Node-only test suite needs no openssl at run time.
 set -eu
 cd "$(dirname "$0")"
@@ -14,4 +16,7 @@ issue() {
 }
 issue server '/CN=upstream.test' 'subjectAltName=DNS:upstream.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
 issue client '/CN=ambassador' 'extendedKeyUsage=clientAuth\n'
+issue site-a '/CN=a.example.test' 'subjectAltName=DNS:a.example.test,DNS:*.apps.example.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
+issue site-a-renewed '/CN=a.example.test' 'subjectAltName=DNS:a.example.test,DNS:*.apps.example.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
+issue site-b '/CN=b.example.test' 'subjectAltName=DNS:b.example.test\nextendedKeyUsage=serverAuth\n'
 rm -f ca.srl
