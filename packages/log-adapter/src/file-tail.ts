@@ -6,7 +6,7 @@
 import { close, fstat, open, read, type Stats, stat } from 'node:fs';
 import { promisify } from 'node:util';
 import { type LineSink, LineSplitter } from './line-splitter.ts';
-import type { Position } from './positions.ts';
+import { checkAt, type Position } from './positions.ts';
 
 const openP = promisify(open);
 const closeP = promisify(close);
@@ -26,6 +26,8 @@ export interface TailEvents {
   rotated(path: string, reason: RotationReason): void;
   /** The file cannot be opened or read (permission denied, not a regular file…). */
   error(path: string, message: string): void;
+  /** A file of the last run (read up to `offset`) is nowhere to be found at start-up. */
+  lost(path: string, offset: number): void;
 }
 
 export type StartAt = 'beginning' | 'end' | Position;
@@ -57,6 +59,8 @@ export class FileTail {
   /** For a retired tail: when it last grew. */
   #lastGrowth = 0;
   readonly #retired: boolean;
+  /** A resumed rotated file not opened yet. */
+  #resuming = false;
 
   constructor(path: string, startAt: StartAt, ctx: TailContext, retired = false) {
     this.path = path;
@@ -78,6 +82,27 @@ export class FileTail {
   get position(): Position | null {
     if (this.#fd === null) return null;
     return { dev: this.#dev, ino: this.#ino, offset: this.#offset - this.#splitter.pending };
+  }
+
+  /** The position with a check of the bytes before it, for the positions file. */
+  checkpoint(): Position | null {
+    if (this.#resuming) return this.#startAt as Position;
+    const p = this.position;
+    if (p === null) return null;
+    const check = checkAt(this.#fd!, p.offset);
+    return check ? { ...p, check } : p;
+  }
+
+  /**
+   * A file rotated away while the adapter was stopped, found again (see recover.ts): drained from
+   * the saved offset like a tail retired at run time. If it is no longer that file when it is
+   * opened, nothing of it is read.
+   */
+  static resumeRotated(path: string, position: Position, ctx: TailContext): FileTail {
+    const t = new FileTail(path, position, ctx, true);
+    t.#lastGrowth = ctx.now();
+    t.#resuming = true;
+    return t;
   }
 
   /** Bytes in the file not read yet (as of the last look). */
@@ -132,6 +157,10 @@ export class FileTail {
 
   /** For a retired tail: reads what the writer still added; true once quiet for the grace period. */
   async drainRetired(): Promise<boolean> {
+    if (this.#resuming) {
+      this.#resuming = false;
+      if (!(await this.#open(true))) return true;
+    }
     if (this.#fd === null) return true;
     const before = this.#offset;
     await this.#readToEnd();
@@ -175,7 +204,8 @@ export class FileTail {
     return r;
   }
 
-  async #open(): Promise<boolean> {
+  /** `exact`: open only the file the start position names (device + inode), at its offset. */
+  async #open(exact = false): Promise<boolean> {
     let fd: number;
     try {
       const st = await statP(this.path);
@@ -198,13 +228,17 @@ export class FileTail {
       return false;
     }
     const st = await fstatP(fd);
+    const at = this.#startAt;
+    if (exact && (typeof at !== 'object' || at.dev !== st.dev || at.ino !== st.ino || at.offset > st.size)) {
+      await closeP(fd);
+      return false;
+    }
     this.#fd = fd;
     this.#dev = st.dev;
     this.#ino = st.ino;
     this.#size = st.size;
     this.#missingSince = null;
     this.problem = null;
-    const at = this.#startAt;
     if (at === 'beginning') this.#offset = 0;
     else if (at === 'end') this.#offset = st.size;
     else this.#offset = at.dev === st.dev && at.ino === st.ino && at.offset <= st.size ? at.offset : 0;

@@ -177,6 +177,12 @@ export class Pipeline {
         this.#fileErrors.value++;
         this.#log.warn({ path }, message);
       },
+      lost: (path, offset) => {
+        this.#log.warn(
+          { path, offset },
+          `the file read as ${path} last time is gone (deleted or compressed while the adapter was stopped); lines written to it after byte ${offset}, if any, are not counted`,
+        );
+      },
     };
   }
 
