@@ -1,11 +1,11 @@
 // The process: dist/main.js as a child, for what only a process shows: exit codes, one-line
 // errors, SIGTERM writing the positions file, and a real permission-denied (capabilities dropped).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@multipod/service/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { builtMain, parseExposition, tempDir } from './testing.ts';
+import { builtMain, parseExposition, spawnAdapter, tempDir } from './testing.ts';
 
 let main = '';
 const line = (path: string, code = 200) =>
@@ -35,33 +35,9 @@ describe('multipod-log-adapter process', () => {
   afterAll(() => tmp.remove());
 
   function start(env: Record<string, string>, prefix: string[] = []) {
-    const [cmd, ...args] = [...prefix, process.execPath, main];
-    const child = spawn(cmd!, args, {
-      env: {
-        ...process.env,
-        ADAPTER_PORT: '0',
-        ADAPTER_HOST: '127.0.0.1',
-        ADAPTER_POLL_INTERVAL: '50ms',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const logs: Record<string, unknown>[] = [];
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
-        logs.push(JSON.parse(buf.slice(0, nl)));
-        buf = buf.slice(nl + 1);
-      }
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const port = until(
-      'listening',
-      () => logs.find((l) => l.msg === 'listening; tailing the log')?.port as number,
-    );
-    return { child, logs, exited, port };
+    const p = spawnAdapter(main, env, prefix);
+    children.push(p.child);
+    return p;
   }
 
   it('--help lists every setting', () => {
@@ -155,13 +131,6 @@ describe('multipod-log-adapter process', () => {
     expect(p.logs.map((l) => l.msg)).toContain('stopped');
   });
 
-  const scrape = async (port: number) =>
-    parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-  const counted = (port: number, n: number) =>
-    until(`${n} lines counted`, async () => {
-      const got = (await scrape(port)).get('log_adapter_lines_total{result="parsed"}');
-      return got === n ? got : undefined;
-    });
   const lines = (n: number, from: number) =>
     Array.from({ length: n }, (_, i) => line(`/l/${from + i}`)).join('');
 
@@ -171,14 +140,14 @@ describe('multipod-log-adapter process', () => {
     const env = { ADAPTER_LOG_PATH: log, ADAPTER_POSITIONS: positions, ADAPTER_POSITIONS_INTERVAL: '1h' };
     writeFileSync(log, lines(10, 0));
     const first = start({ ...env, ADAPTER_START: 'beginning' });
-    await counted(await first.port, 10);
+    await first.parsed(10);
     writeFileSync(log, lines(20, 10) + line('/partial').slice(0, 15), { flag: 'a' });
-    await counted(await first.port, 30);
+    await first.parsed(30);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     writeFileSync(log, line('/partial').slice(15) + lines(5, 30), { flag: 'a' });
     const second = start(env);
-    expect(await counted(await second.port, 6)).toBe(6);
+    expect(await second.parsed(6)).toBe(6);
   });
 
   it('kill -9 mid-stream: only the lines read since the last positions write are counted again', async () => {
@@ -195,13 +164,13 @@ describe('multipod-log-adapter process', () => {
       return saved?.files?.[log]?.offset === atStart || undefined;
     });
     writeFileSync(log, lines(20, 10), { flag: 'a' });
-    await counted(await first.port, 20);
+    await first.parsed(20);
     first.child.kill('SIGKILL');
     await first.exited;
     writeFileSync(log, lines(5, 30), { flag: 'a' }); // written while it was down
     const second = start(env);
     // The 20 read since the last positions write again, and the 5 new ones; nothing lost.
-    expect(await counted(await second.port, 25)).toBe(25);
+    expect(await second.parsed(25)).toBe(25);
   });
 
   it('permission denied for real: 503 with the reason, then reads once allowed', async () => {
