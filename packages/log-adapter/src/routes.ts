@@ -10,6 +10,7 @@ export const UNMATCHED_ROUTE = 'other';
 type Token = string | typeof PARAM | typeof STAR;
 const PARAM = 0;
 const STAR = 1;
+const SLASH = 47;
 
 export class Routes {
   readonly #routes: { template: string; tokens: Token[] }[];
@@ -22,12 +23,11 @@ export class Routes {
   match(path: string | undefined): string {
     if (path === undefined || this.#routes.length === 0) return UNMATCHED_ROUTE;
     const q = path.indexOf('?');
-    const p = q === -1 ? path : path.slice(0, q);
-    const segments = p.split('/');
+    const end = q === -1 ? path.length : q;
     // "/a/" is "/a" with a trailing slash: each template may match either.
-    const trimmed = p.length > 1 && p.endsWith('/') ? segments.slice(0, -1) : null;
+    const trimmed = end > 1 && path.charCodeAt(end - 1) === SLASH ? end - 1 : -1;
     for (const r of this.#routes)
-      if (matchTokens(r.tokens, segments) || (trimmed !== null && matchTokens(r.tokens, trimmed)))
+      if (matchTokens(r.tokens, path, end) || (trimmed !== -1 && matchTokens(r.tokens, path, trimmed)))
         return r.template;
     return UNMATCHED_ROUTE;
   }
@@ -45,25 +45,34 @@ export function compileTemplate(template: string): Token[] {
 }
 
 /**
- * Wildcard matching over segments, where every token but `*` takes exactly one segment: on a
- * mismatch only the last `*` seen takes one more segment (the classic linear-space glob match).
+ * Wildcard matching over the segments of path[0, end) (split at "/", found in place), where every
+ * token but `*` takes exactly one segment: on a mismatch only the last `*` seen takes one more
+ * segment (the classic glob match, linear in space, segments × tokens in time at worst).
  */
-function matchTokens(tokens: readonly Token[], segments: readonly string[]): boolean {
+function matchTokens(tokens: readonly Token[], path: string, end: number): boolean {
+  const segmentEnd = (start: number) => {
+    const slash = path.indexOf('/', start);
+    return slash === -1 || slash >= end ? end : slash;
+  };
   let t = 0;
-  let s = 0;
+  let s = 0; // start of the current segment; end + 1 once every segment is taken
   let star = -1; // index of the last * seen
-  let resume = 0; // the segment that * takes next when the rest fails
-  while (s < segments.length) {
+  let resume = 0; // start of the segment that * takes next when the rest fails
+  while (s <= end) {
+    const e = segmentEnd(s);
     const token = tokens[t];
     if (token === STAR) {
       star = t++;
-      resume = ++s; // * takes at least one segment
-    } else if (t < tokens.length && (token === PARAM ? segments[s] !== '' : token === segments[s])) {
+      s = resume = e + 1; // * takes at least one segment
+    } else if (
+      t < tokens.length &&
+      (token === PARAM ? e > s : e - s === token!.length && path.startsWith(token as string, s))
+    ) {
       t++;
-      s++;
+      s = e + 1;
     } else if (star !== -1) {
       t = star + 1;
-      s = ++resume;
+      s = resume = segmentEnd(resume) + 1;
     } else return false;
   }
   return t === tokens.length;
