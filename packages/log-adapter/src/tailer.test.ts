@@ -91,6 +91,32 @@ describe('tailer failure modes', () => {
     expect(await count('log_adapter_rotations_total{reason="truncated"}')).toBe(1);
   });
 
+  it('copytruncate while behind: the lines written after the last read are counted from the copy', async () => {
+    writeFileSync(log, '');
+    await start();
+    appendFileSync(log, lines(5));
+    expect(await count()).toBe(5);
+    appendFileSync(log, `${lines(3, 5)}${line('/cut').slice(0, 25)}`); // not read yet, the last one partial
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    appendFileSync(log, lines(2, 20));
+    expect(await count()).toBe(10);
+    appendFileSync(`${log}.1`, line('/cut').slice(25)); // nothing writes to a copy; but were it to
+    expect(await count()).toBe(11);
+  });
+
+  it('copytruncate refilled past the read offset before the next look: the new content is read from its start', async () => {
+    writeFileSync(log, '');
+    await start();
+    appendFileSync(log, lines(3));
+    expect(await count()).toBe(3);
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    appendFileSync(log, lines(6, 100).replaceAll('curl/8.5.0', 'curl/8.6.0'));
+    expect(await count()).toBe(9);
+    expect(await count('log_adapter_rotations_total{reason="truncated"}')).toBe(1);
+  });
+
   it('delete + recreate: the new file is read from its first line', async () => {
     writeFileSync(log, '');
     await start();

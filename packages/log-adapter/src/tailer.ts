@@ -160,8 +160,7 @@ export class Tailer {
       if (await this.#retired[i]!.drainRetired()) this.#retired.splice(i--, 1);
     }
     for (const [path, t] of this.#tails) {
-      const retired = await t.poll();
-      if (retired) this.#retired.push(retired);
+      this.#retired.push(...(await t.poll()));
       // A glob's file that went away (an old rotation deleted) is forgotten.
       if (this.#isGlob && !t.open && !this.#exists(path)) this.#tails.delete(path);
     }
