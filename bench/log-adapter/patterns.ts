@@ -34,6 +34,13 @@ const cases: { name: string; env: Record<string, string> }[] = [
     },
   },
   {
+    name: 'nginx log_format (the same fields, no pattern of the operator)',
+    env: {
+      ADAPTER_FORMAT:
+        '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time',
+    },
+  },
+  {
     name: 'web + a filter (status: ^5)',
     env: {
       ADAPTER_CONFIG: config('filter', 'metrics:\n  - name: errors_total\n    filter: { status: "^5" }\n'),
