@@ -441,6 +441,33 @@ describe(`catastrophic patterns against pumped lines (ATTACK_SEED=${SEED})`, () 
     expect(m.get('log_adapter_lines_total{result="unparsed"}')).toBe(2);
   });
 
+  it.each([
+    ['a long upstream time list', (n: number) => `${'0.010, '.repeat(n)}0.020 : x`],
+    ['a long run of quotes and spaces', (n: number) => '" '.repeat(n)],
+    ['a long run of digits and dots', (n: number) => `${'1.'.repeat(n)}1.`],
+  ] as const)(
+    'an nginx log_format (run on V8) against %s: parsed or unparsed at once',
+    async (_what, pump) => {
+      const dir = scenarioDir();
+      const log = join(dir, 'access.log');
+      writeFileSync(log, '');
+      const p = adapter({
+        ADAPTER_LOG_PATH: log,
+        ADAPTER_MAX_LINE: '64Ki',
+        ADAPTER_FORMAT:
+          '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $upstream_response_time',
+      });
+      await p.port;
+      const n = r.int(2000, 6000);
+      const head = '10.0.0.1 - - [25/Nov/2026:13:55:02 +0000] "GET / HTTP/1.1" 200 5 "-"';
+      appendFileSync(log, `${head} "${pump(n)}" ${pump(n)}\n${head} "curl" 0.010, 0.020\n`);
+      await waitForTotal(p, 2);
+      const m = await p.scrape();
+      expect(m.get('log_adapter_lines_total{result="parsed"}')).toBe(1);
+      expect(m.get('log_adapter_lines_total{result="unparsed"}')).toBe(1);
+    },
+  );
+
   it.each([3, 4, 5].map((stars) => ({ stars, n: r.int(1000, 3500) })))(
     'route template with $stars stars, path repeating its literals $n times: matched at once',
     async ({ stars, n }) => {
