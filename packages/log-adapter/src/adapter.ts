@@ -15,7 +15,13 @@ import {
 } from './custom-config.ts';
 import { createParser, type FormatSpec, parseFormatSpec } from './formats/index.ts';
 import { Pipeline } from './pipeline.ts';
-import { loadPositions, type PositionMap, PositionsError, savePositions } from './positions.ts';
+import {
+  checkWritable,
+  loadPositions,
+  PositionsError,
+  type SavedPositions,
+  savePositions,
+} from './positions.ts';
 import { Tailer } from './tailer.ts';
 
 export interface AdapterDeps {
@@ -47,10 +53,14 @@ export function createAdapter(config: AdapterConfig, deps: AdapterDeps): Adapter
   const spec = settingValue('--format / ADAPTER_FORMAT', () => parseFormatSpec(config.format), formatHint);
   const buckets = settingValue('--buckets / ADAPTER_BUCKETS', () => parseBuckets(config.buckets, 'buckets'));
   const custom = loadConfig(config.config, spec);
-  let saved: PositionMap = new Map();
+  let saved: SavedPositions = { files: new Map(), rotated: [], existed: false };
   if (config.positions) {
     const file = config.positions;
-    saved = settingValue('--positions / ADAPTER_POSITIONS', () => loadPositions(file));
+    saved = settingValue('--positions / ADAPTER_POSITIONS', () => {
+      const loaded = loadPositions(file);
+      checkWritable(file);
+      return loaded;
+    });
   }
 
   const registry = new Registry();
@@ -74,7 +84,7 @@ export function createAdapter(config: AdapterConfig, deps: AdapterDeps): Adapter
     start: config.start,
     maxLine: config.maxLine,
     readSize: READ_SIZE,
-    positions: saved,
+    saved,
     events: pipeline.events,
     now: deps.now ?? Date.now,
   });
@@ -118,6 +128,8 @@ export function createAdapter(config: AdapterConfig, deps: AdapterDeps): Adapter
         setting: '--port / ADAPTER_PORT',
       });
       await poll();
+      // From now on a crash recounts at most what was read since the last write: start with one.
+      writePositions();
       if (deps.timers !== false) {
         const tick = () => {
           if (!stopped) void poll();

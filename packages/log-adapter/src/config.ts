@@ -67,11 +67,12 @@ export const settings = {
     default: DEFAULT_BUCKETS,
     help: 'Upper bounds (seconds) of the http_request_duration_seconds buckets.',
   }),
-  maxLine: setting(size(), {
+  // Each file held open keeps a buffer of this size for its partial last line.
+  maxLine: setting(size({ min: 1, max: 64 * 2 ** 20 }), {
     flag: 'max-line',
     env: 'ADAPTER_MAX_LINE',
     default: '16Ki',
-    help: 'Longest line read; longer ones are counted as too_long and skipped.',
+    help: 'Longest line read (1 byte to 64Mi); longer ones are counted as too_long and skipped.',
   }),
   maxSeries: setting(int(1, 10_000_000), {
     flag: 'max-series',

@@ -26,7 +26,14 @@ describe('ADAPTER_CONFIG validation names the field', () => {
       'metrics: [{ name: a, type: histogram, value: request_time, labels: { le: status } }]',
       'metrics[0].labels.le: "le" is reserved',
     ],
-    ['metrics: [{ name: a, filter: { status: "(" } }]', 'metrics[0].filter.status: not a regular expression'],
+    [
+      'metrics: [{ name: a, filter: { status: "(" } }]',
+      'metrics[0].filter.status: not a valid regular expression: missing closing ): `(`',
+    ],
+    [
+      'metrics: [{ name: a, filter: { status: "^(?!2)" } }]',
+      'metrics[0].filter.status: not a valid regular expression: invalid or unsupported Perl syntax: `(?!`; patterns use RE2 syntax (linear-time matching): no backreferences',
+    ],
     ['metrics: [{ name: a, buckets: [1] }]', 'metrics[0].buckets: only a histogram has buckets'],
     [
       'metrics: [{ name: a, type: histogram, value: request_time, buckets: [1, "x"] }]',

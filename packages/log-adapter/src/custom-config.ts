@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { JsonMapping } from './formats/json.ts';
+import { compilePattern, PatternError } from './pattern.ts';
 import { compileTemplate } from './routes.ts';
 
 export interface CustomMetric {
@@ -13,8 +14,8 @@ export interface CustomMetric {
   labels: Record<string, string>;
   /** Field whose number is added (counter), observed (histogram) or set (gauge); counters default to 1. */
   value: string | undefined;
-  /** Field → regular expression; a line counts only when every one matches. */
-  filter: { field: string; re: RegExp }[];
+  /** Field → regular expression (RE2, see pattern.ts); a line counts only when every one matches. */
+  filter: { field: string; re: { test(text: string): boolean } }[];
   constLabels: Record<string, string>;
   buckets: number[] | undefined;
 }
@@ -133,11 +134,12 @@ export function parseCustomConfig(doc: unknown, fields: readonly string[] | null
     const filter = Object.entries(record(o.filter ?? {}, `${at}.filter`)).map(([field, pattern]) => {
       const where = `${at}.filter.${field}`;
       checkField(field, where);
+      const source = str(pattern, where);
       try {
-        return { field, re: new RegExp(str(pattern, where)) };
+        return { field, re: compilePattern(source) };
       } catch (err) {
-        if (err instanceof ConfigError) throw err;
-        throw new ConfigError(`${where}: not a regular expression: ${(err as Error).message}`);
+        if (err instanceof PatternError) throw new ConfigError(`${where}: ${err.message}`);
+        throw err;
       }
     });
     const constLabels: Record<string, string> = {};

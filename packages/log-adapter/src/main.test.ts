@@ -1,11 +1,11 @@
 // The process: dist/main.js as a child, for what only a process shows: exit codes, one-line
 // errors, SIGTERM writing the positions file, and a real permission-denied (capabilities dropped).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@multipod/service/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { builtMain, parseExposition, tempDir } from './testing.ts';
+import { builtMain, parseExposition, spawnAdapter, tempDir } from './testing.ts';
 
 let main = '';
 const line = (path: string, code = 200) =>
@@ -35,33 +35,9 @@ describe('multipod-log-adapter process', () => {
   afterAll(() => tmp.remove());
 
   function start(env: Record<string, string>, prefix: string[] = []) {
-    const [cmd, ...args] = [...prefix, process.execPath, main];
-    const child = spawn(cmd!, args, {
-      env: {
-        ...process.env,
-        ADAPTER_PORT: '0',
-        ADAPTER_HOST: '127.0.0.1',
-        ADAPTER_POLL_INTERVAL: '50ms',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const logs: Record<string, unknown>[] = [];
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
-        logs.push(JSON.parse(buf.slice(0, nl)));
-        buf = buf.slice(nl + 1);
-      }
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const port = until(
-      'listening',
-      () => logs.find((l) => l.msg === 'listening; tailing the log')?.port as number,
-    );
-    return { child, logs, exited, port };
+    const p = spawnAdapter(main, env, prefix);
+    children.push(p.child);
+    return p;
   }
 
   it('--help lists every setting', () => {
@@ -91,6 +67,16 @@ describe('multipod-log-adapter process', () => {
     ['ADAPTER_FORMAT', { ADAPTER_FORMAT: '$remote_addr "$request"' }, 'the format has no $status'],
     ['ADAPTER_FORMAT', { ADAPTER_FORMAT: 'apache' }, 'not a format name'],
     ['ADAPTER_BUCKETS', { ADAPTER_BUCKETS: '0.1,0.05' }, 'bounds must increase (0.1 then 0.05)'],
+    [
+      'ADAPTER_MAX_LINE',
+      { ADAPTER_MAX_LINE: '0' },
+      '"0" is not a size like 512Ki, 10Mi, 1G or a number of bytes, from 1 to 64Mi',
+    ],
+    [
+      'ADAPTER_POSITIONS',
+      { ADAPTER_POSITIONS: '/nonexistent-dir/positions.json' },
+      '/nonexistent-dir/positions.json cannot be written (ENOENT); give a path on a writable volume',
+    ],
   ])('exits 2 with one line naming %s', (name, env, detail) => {
     const r = run(env);
     expect(r.status).toBe(2);
@@ -111,6 +97,21 @@ describe('multipod-log-adapter process', () => {
     );
   });
 
+  it('positions file in a read-only directory: exits 2 with one line naming ADAPTER_POSITIONS', () => {
+    const dir = join(tmp.dir, 'read-only');
+    mkdirSync(dir, { mode: 0o555 });
+    const [cmd, ...args] = [...unprivileged(), process.execPath, main];
+    const r = spawnSync(cmd!, args, {
+      env: { ...process.env, ADAPTER_PORT: '0', ADAPTER_POSITIONS: join(dir, 'positions.json') },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      `multipod-log-adapter: invalid setting --positions / ADAPTER_POSITIONS: ${dir}/positions.json cannot be written (EACCES); give a path on a writable volume, e.g. an emptyDir of its own\n`,
+    );
+  });
+
   it('SIGTERM: reads what is left, writes the positions file, exits 0', async () => {
     const log = join(tmp.dir, 'term.log');
     const positions = join(tmp.dir, 'positions.json');
@@ -126,23 +127,58 @@ describe('multipod-log-adapter process', () => {
     expect(await p.exited).toBe(0);
     const saved = JSON.parse(readFileSync(positions, 'utf8'));
     const st = statSync(log);
-    expect(saved.files[log]).toEqual({ dev: st.dev, ino: st.ino, offset: st.size - 10 });
+    expect(saved.files[log]).toMatchObject({ dev: st.dev, ino: st.ino, offset: st.size - 10 });
     expect(p.logs.map((l) => l.msg)).toContain('stopped');
+  });
+
+  const lines = (n: number, from: number) =>
+    Array.from({ length: n }, (_, i) => line(`/l/${from + i}`)).join('');
+
+  it('SIGTERM, then a restart: every line counted exactly once across the two runs', async () => {
+    const log = join(tmp.dir, 'term-restart.log');
+    const positions = join(tmp.dir, 'term-restart.json');
+    const env = { ADAPTER_LOG_PATH: log, ADAPTER_POSITIONS: positions, ADAPTER_POSITIONS_INTERVAL: '1h' };
+    writeFileSync(log, lines(10, 0));
+    const first = start({ ...env, ADAPTER_START: 'beginning' });
+    await first.parsed(10);
+    writeFileSync(log, lines(20, 10) + line('/partial').slice(0, 15), { flag: 'a' });
+    await first.parsed(30);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    writeFileSync(log, line('/partial').slice(15) + lines(5, 30), { flag: 'a' });
+    const second = start(env);
+    expect(await second.parsed(6)).toBe(6);
+  });
+
+  it('kill -9 mid-stream: only the lines read since the last positions write are counted again', async () => {
+    const log = join(tmp.dir, 'kill.log');
+    const positions = join(tmp.dir, 'kill.json');
+    // An interval longer than the test: the only write is the one at start-up, after the first read.
+    const env = { ADAPTER_LOG_PATH: log, ADAPTER_POSITIONS: positions, ADAPTER_POSITIONS_INTERVAL: '1h' };
+    writeFileSync(log, lines(10, 0));
+    const first = start({ ...env, ADAPTER_START: 'end' });
+    await first.port;
+    const atStart = statSync(log).size;
+    await until('the positions written at start-up', () => {
+      const saved = existsSync(positions) ? JSON.parse(readFileSync(positions, 'utf8')) : undefined;
+      return saved?.files?.[log]?.offset === atStart || undefined;
+    });
+    writeFileSync(log, lines(20, 10), { flag: 'a' });
+    await first.parsed(20);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    writeFileSync(log, lines(5, 30), { flag: 'a' }); // written while it was down
+    const second = start(env);
+    // The 20 read since the last positions write again, and the 5 new ones; nothing lost.
+    expect(await second.parsed(25)).toBe(25);
   });
 
   it('permission denied for real: 503 with the reason, then reads once allowed', async () => {
     const uid = process.getuid?.() ?? 0;
-    // A non-root user is denied by the mode alone; root must also lose CAP_DAC_OVERRIDE.
-    let wrapper: string[] = [];
-    if (uid === 0) {
-      const setpriv = spawnSync('setpriv', ['--version']);
-      if (setpriv.status !== 0) throw new Error('setpriv (util-linux) is needed for this test as root');
-      wrapper = ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--'];
-    }
     const log = join(tmp.dir, 'denied.log');
     writeFileSync(log, line('/x'));
     chmodSync(log, 0o000);
-    const p = start({ ADAPTER_LOG_PATH: log, ADAPTER_START: 'beginning' }, wrapper);
+    const p = start({ ADAPTER_LOG_PATH: log, ADAPTER_START: 'beginning' }, unprivileged());
     const port = await p.port;
     const body = await until('a 503 with the reason', async () => {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -157,3 +193,11 @@ describe('multipod-log-adapter process', () => {
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
   });
 });
+
+/** A prefix that makes file modes bind: a non-root user is denied by them alone; root must also lose CAP_DAC_OVERRIDE. */
+function unprivileged(): string[] {
+  if ((process.getuid?.() ?? 0) !== 0) return [];
+  const setpriv = spawnSync('setpriv', ['--version']);
+  if (setpriv.status !== 0) throw new Error('setpriv (util-linux) is needed for this test as root');
+  return ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--'];
+}

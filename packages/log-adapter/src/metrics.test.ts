@@ -62,4 +62,45 @@ describe('/metrics', () => {
       tmp.remove();
     }
   });
+
+  it('series overflow: each observation folded into a metric is counted once for that metric', async () => {
+    const tmp = tempDir();
+    const log = join(tmp.dir, 'access.log');
+    const config = join(tmp.dir, 'adapter.yaml');
+    writeFileSync(
+      config,
+      'metrics:\n  - name: agent_seconds\n    type: histogram\n    value: request_time\n    labels: { agent: http_user_agent }\n',
+    );
+    writeFileSync(log, '');
+    const t = await startAdapter({ ADAPTER_LOG_PATH: log, ADAPTER_MAX_SERIES: '1', ADAPTER_CONFIG: config });
+    const timed = (code: number, agent = 'curl/8.5.0') =>
+      `127.0.0.1 - - [25/Nov/2026:13:55:02 +0000] "GET / HTTP/1.1" ${code} 10 "-" "${agent}" 0.004\n`;
+    try {
+      // The first code takes the one series; the next five fold, one observation each.
+      for (const code of [200, 201, 202, 203, 204, 205]) appendFileSync(log, timed(code));
+      // Three more of a code already folded.
+      for (let i = 0; i < 3; i++) appendFileSync(log, timed(204));
+      // Two plain combined lines: no time, so no histogram observation to fold.
+      for (let i = 0; i < 2; i++)
+        appendFileSync(
+          log,
+          '127.0.0.1 - - [25/Nov/2026:13:55:02 +0000] "GET / HTTP/1.1" 206 10 "-" "curl/8.5.0"\n',
+        );
+      // Four agents past the first, in the custom histogram.
+      for (let i = 0; i < 4; i++) appendFileSync(log, timed(200, `agent-${i}`));
+      await t.adapter.poll();
+      const m = await t.scrape();
+      const folded = (metric: string) => m.get(`log_adapter_series_overflow_total{metric="${metric}"}`);
+      expect(m.get('http_requests_total{method="__overflow__",code="__overflow__"}')).toBe(10);
+      expect(folded('http_requests_total')).toBe(10);
+      expect(folded('http_response_size_bytes_total')).toBe(10);
+      expect(m.get('http_request_duration_seconds_count{method="__overflow__",code="__overflow__"}')).toBe(8);
+      expect(folded('http_request_duration_seconds')).toBe(8);
+      expect(m.get('agent_seconds_count{agent="__overflow__"}')).toBe(4);
+      expect(folded('agent_seconds')).toBe(4);
+    } finally {
+      await t.close();
+      tmp.remove();
+    }
+  });
 });

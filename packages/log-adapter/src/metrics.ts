@@ -20,6 +20,7 @@ abstract class Family<S extends object> {
   protected readonly baseName: string;
   protected readonly series = new Map<string, S & { labels: Labels }>();
   readonly #limit: SeriesLimit;
+  #overflow: (S & { labels: Labels }) | undefined;
   #renderName: string | undefined;
   abstract readonly type: 'counter' | 'gauge' | 'histogram';
 
@@ -40,29 +41,29 @@ abstract class Family<S extends object> {
     this.#renderName = rendered;
   }
 
-  /** The series for these label values (in labelNames order); the overflow series past the limit. */
+  /**
+   * The series for these label values (in labelNames order); the overflow series past the limit.
+   * A lookup only: whoever observes into the overflow series counts it (see folded()).
+   */
   at(values: readonly string[], key = values.join('\u0001')): S & { labels: Labels } {
     const found = this.series.get(key);
     if (found) return found;
-    const overflow = this.series.size >= this.#limit.max && key !== OVERFLOW_KEY;
-    if (overflow) {
-      this.#limit.folded(this.baseName);
-      const o = this.series.get(OVERFLOW_KEY);
-      if (o) return o;
-      return this.#create(
+    if (this.series.size >= this.#limit.max && key !== OVERFLOW_KEY) {
+      this.#overflow ??= this.#create(
         OVERFLOW_KEY,
         this.labelNames.map(() => OVERFLOW_VALUE),
       );
+      return this.#overflow;
     }
     return this.#create(key, values);
   }
 
   /** True when this series is the one new label sets fold into. */
   isOverflow(s: S & { labels: Labels }): boolean {
-    return this.series.get(OVERFLOW_KEY) === s;
+    return s === this.#overflow;
   }
 
-  /** Counts one more observation folded into the overflow series (for cached series). */
+  /** Counts one observation made into the overflow series. */
   folded(): void {
     this.#limit.folded(this.baseName);
   }
@@ -92,6 +93,7 @@ abstract class Family<S extends object> {
 
   reset(): void {
     this.series.clear();
+    this.#overflow = undefined;
   }
 }
 
@@ -116,7 +118,9 @@ export class CounterFamily extends Family<CounterSeries> {
     return { value: 0 };
   }
   inc(values: readonly string[] = [], by = 1): void {
-    this.at(values).value += by;
+    const s = this.at(values);
+    if (this.isOverflow(s)) this.folded();
+    s.value += by;
   }
   protected samples(): Sample[] {
     const out: Sample[] = [];
@@ -139,7 +143,9 @@ export class GaugeFamily extends Family<CounterSeries> {
     return { value: 0 };
   }
   set(values: readonly string[], value: number): void {
-    this.at(values).value = value;
+    const s = this.at(values);
+    if (this.isOverflow(s)) this.folded();
+    s.value = value;
   }
   protected samples(): Sample[] {
     this.#collect?.();
@@ -170,7 +176,14 @@ export class HistogramFamily extends Family<HistogramSeries> {
     return { counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
   }
 
-  /** Adds one observation to a series (returned by at()). */
+  /** Adds one observation to the series of these label values. */
+  observeAt(values: readonly string[], v: number): void {
+    const s = this.at(values);
+    if (this.isOverflow(s)) this.folded();
+    this.observe(s, v);
+  }
+
+  /** Adds one observation to a series (returned by at()); the caller counts a fold. */
   observe(s: HistogramSeries, v: number): void {
     const b = this.bounds;
     let i = 0;

@@ -39,8 +39,10 @@ interface Group {
   requests: CounterSeries;
   size: CounterSeries;
   duration: HistogramSeries | null;
-  /** Families whose series limit folded this group into their overflow series. */
-  folded: (CounterFamily | HistogramFamily)[];
+  /** Counters whose series limit folded this group into their overflow series. */
+  folded: CounterFamily[];
+  /** The duration histogram folded it too. */
+  durationFolded: boolean;
 }
 
 const STATUS_SLOTS = 600;
@@ -76,7 +78,7 @@ export class Pipeline {
 
     const overflow = new CounterFamily({
       name: 'log_adapter_series_overflow_total',
-      help: "Observations folded into a metric's overflow series because it reached ADAPTER_MAX_SERIES.",
+      help: "Observations (one per line and metric) made into a metric's overflow series because it reached ADAPTER_MAX_SERIES.",
       labelNames: ['metric'],
     });
     const limit = new SeriesLimit(opts.maxSeries, (metric) => {
@@ -177,6 +179,12 @@ export class Pipeline {
         this.#fileErrors.value++;
         this.#log.warn({ path }, message);
       },
+      lost: (path, offset) => {
+        this.#log.warn(
+          { path, offset },
+          `the file read as ${path} last time is gone (deleted or compressed while the adapter was stopped); lines written to it after byte ${offset}, if any, are not counted`,
+        );
+      },
     };
   }
 
@@ -193,26 +201,29 @@ export class Pipeline {
     g.requests.value++;
     g.size.value += r.bytes;
     const d = r.duration;
-    if (g.duration !== null && !Number.isNaN(d)) this.#duration!.observe(g.duration, d);
+    // Folds are counted per observation made, so a line without a time adds none for the histogram.
     if (g.folded.length > 0) for (const f of g.folded) f.folded();
+    if (g.duration !== null && !Number.isNaN(d)) {
+      this.#duration!.observe(g.duration, d);
+      if (g.durationFolded) this.#duration!.folded();
+    }
     for (const m of this.#custom) m.apply(r);
   }
 
   #group(slot: number, r: LineRecord): Group {
     const values = [methodName(r.method), String(r.status)];
-    const folded: Group['folded'] = [];
-    const at = <S>(
-      f: { at(v: string[]): S; isOverflow(s: S): boolean } & (CounterFamily | HistogramFamily),
-    ) => {
-      const s = f.at(values);
-      if (f.isOverflow(s as never)) folded.push(f);
-      return s;
-    };
+    const requests = this.#requests.at(values);
+    const size = this.#size.at(values);
+    const duration = this.#duration ? this.#duration.at(values) : null;
     const g: Group = {
-      requests: at<CounterSeries>(this.#requests),
-      size: at<CounterSeries>(this.#size),
-      duration: this.#duration ? at<HistogramSeries>(this.#duration) : null,
-      folded,
+      requests,
+      size,
+      duration,
+      folded: [
+        ...(this.#requests.isOverflow(requests) ? [this.#requests] : []),
+        ...(this.#size.isOverflow(size) ? [this.#size] : []),
+      ],
+      durationFolded: duration !== null && this.#duration!.isOverflow(duration),
     };
     this.#groups[slot] = g;
     return g;
@@ -273,7 +284,7 @@ function compileMetric(
       apply(r) {
         if (!pass(r)) return;
         const v = readValue!(r);
-        if (!Number.isNaN(v)) h.observe(h.at(values(r)), v);
+        if (!Number.isNaN(v)) h.observeAt(values(r), v);
       },
     };
   }

@@ -1,6 +1,16 @@
 // Failure modes of following a log, each test named after the failure (mtail's habit). The tests
 // wake the adapter with poll() instead of waiting for timers, so none of them sleeps.
-import { appendFileSync, mkdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { logLines, startAdapter, type TestAdapter, tempDir } from './testing.ts';
@@ -78,6 +88,32 @@ describe('tailer failure modes', () => {
     truncateSync(log, 0);
     appendFileSync(log, lines(2, 5));
     expect(await count()).toBe(7);
+    expect(await count('log_adapter_rotations_total{reason="truncated"}')).toBe(1);
+  });
+
+  it('copytruncate while behind: the lines written after the last read are counted from the copy', async () => {
+    writeFileSync(log, '');
+    await start();
+    appendFileSync(log, lines(5));
+    expect(await count()).toBe(5);
+    appendFileSync(log, `${lines(3, 5)}${line('/cut').slice(0, 25)}`); // not read yet, the last one partial
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    appendFileSync(log, lines(2, 20));
+    expect(await count()).toBe(10);
+    appendFileSync(`${log}.1`, line('/cut').slice(25)); // nothing writes to a copy; but were it to
+    expect(await count()).toBe(11);
+  });
+
+  it('copytruncate refilled past the read offset before the next look: the new content is read from its start', async () => {
+    writeFileSync(log, '');
+    await start();
+    appendFileSync(log, lines(3));
+    expect(await count()).toBe(3);
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    appendFileSync(log, lines(6, 100).replaceAll('curl/8.5.0', 'curl/8.6.0'));
+    expect(await count()).toBe(9);
     expect(await count('log_adapter_rotations_total{reason="truncated"}')).toBe(1);
   });
 
@@ -215,6 +251,87 @@ describe('tailer failure modes', () => {
     writeFileSync(log, lines(2, 5));
     await start({ ADAPTER_POSITIONS: positions });
     expect(await count()).toBe(2);
+  });
+
+  it('rotated while down (rename): the old file is finished from where it stopped, before the new one is read whole', async () => {
+    const positions = join(tmp.dir, 'positions.json');
+    const config = join(tmp.dir, 'adapter.yaml');
+    // A gauge keeps the last value set: it shows which file was read last.
+    writeFileSync(config, 'metrics:\n  - name: last_bytes\n    type: gauge\n    value: body_bytes_sent\n');
+    const sized = (n: number, bytes: number) =>
+      Array.from({ length: n }, (_, i) => line(`/s/${i}`).replace(' 200 10 ', ` 200 ${bytes} `)).join('');
+    const env = { ADAPTER_POSITIONS: positions, ADAPTER_CONFIG: config };
+    writeFileSync(log, sized(5, 1));
+    await start({ ...env, ADAPTER_START: 'beginning' });
+    expect(await count()).toBe(5);
+    await t!.close();
+    t = undefined;
+    appendFileSync(log, sized(200, 1)); // written after the stop, before the rotation
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, sized(300, 2));
+    await start(env);
+    expect(await count()).toBe(500);
+    expect(await count('last_bytes')).toBe(2);
+    // Both files are recorded, so a crash now would not read either again from its start.
+    t!.adapter.savePositions();
+    const saved = JSON.parse(readFileSync(positions, 'utf8'));
+    expect(Object.keys(saved.files)).toEqual([log]);
+    expect(saved.rotated).toMatchObject([{ path: `${log}.1`, offset: statSync(`${log}.1`).size }]);
+  });
+
+  it('rotated while down (copytruncate), refilled past the saved offset: the copy is finished, the refilled file read whole', async () => {
+    const positions = join(tmp.dir, 'positions.json');
+    writeFileSync(log, lines(5));
+    await start({ ADAPTER_POSITIONS: positions, ADAPTER_START: 'beginning' });
+    expect(await count()).toBe(5);
+    await t!.close();
+    t = undefined;
+    appendFileSync(log, lines(2, 5));
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    appendFileSync(log, lines(9, 100)); // longer than what was read: the saved offset is inside it
+    await start({ ADAPTER_POSITIONS: positions });
+    expect(await count()).toBe(11);
+    expect(await count('http_requests_total{method="GET",code="200"}')).toBe(11);
+  });
+
+  it('rotated away while running and stopped before it was finished: the restart finishes it', async () => {
+    const positions = join(tmp.dir, 'positions.json');
+    writeFileSync(log, '');
+    await start({ ADAPTER_POSITIONS: positions });
+    appendFileSync(log, lines(3));
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, lines(1, 3));
+    expect(await count()).toBe(4);
+    await t!.close();
+    t = undefined;
+    appendFileSync(`${log}.1`, lines(2, 4)); // the writer had not reopened yet
+    appendFileSync(log, lines(1, 6));
+    await start({ ADAPTER_POSITIONS: positions });
+    expect(await count()).toBe(3);
+  });
+
+  it('rotated twice while down, with a glob: the file written and rotated while down is read whole', async () => {
+    const positions = join(tmp.dir, 'positions.json');
+    const glob = join(tmp.dir, 'access.log*');
+    writeFileSync(log, lines(3));
+    t = await startAdapter({
+      ADAPTER_LOG_PATH: glob,
+      ADAPTER_POSITIONS: positions,
+      ADAPTER_START: 'beginning',
+    });
+    expect(await count()).toBe(3);
+    await t.close();
+    t = undefined;
+    appendFileSync(log, lines(1, 3));
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, lines(4, 10));
+    renameSync(`${log}.1`, `${log}.2`);
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, lines(2, 20));
+    // ADAPTER_START=end applies to the first run only: these files appeared while it was stopped.
+    t = await startAdapter({ ADAPTER_LOG_PATH: glob, ADAPTER_POSITIONS: positions, ADAPTER_START: 'end' });
+    expect(await count()).toBe(7);
   });
 
   it('restart with positions file and a glob, after a rotation while stopped: the rotated file resumes, the new one is read whole', async () => {

@@ -3,8 +3,9 @@
 import { type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import picomatch from 'picomatch';
-import { FileTail, type TailContext, type TailEvents } from './file-tail.ts';
-import type { Position, PositionMap } from './positions.ts';
+import { FileTail, type StartAt, type TailContext, type TailEvents } from './file-tail.ts';
+import type { PositionMap, RotatedPosition, SavedPositions } from './positions.ts';
+import { fileKey, type Recovery, recover } from './recover.ts';
 
 export interface TailerOptions {
   /** A file path or a glob. */
@@ -13,8 +14,8 @@ export interface TailerOptions {
   maxLine: number;
   /** Bytes per read. */
   readSize: number;
-  /** Saved positions from the last run, by path. */
-  positions: PositionMap;
+  /** What the positions file of the last run says (empty when there is none). */
+  saved: SavedPositions;
   events: TailEvents;
   /** Clock for the rotation grace period; tests pass their own. */
   now: () => number;
@@ -33,6 +34,8 @@ export class Tailer {
   readonly #match: (path: string) => boolean;
   readonly #watchers: FSWatcher[] = [];
   #first = true;
+  /** Files of the last run found again at start-up, by dev:ino, until a tail takes each. */
+  #found: Recovery['found'] = new Map();
   #running: Promise<void> | null = null;
   #again = false;
 
@@ -42,7 +45,7 @@ export class Tailer {
       buf: Buffer.allocUnsafe(opts.readSize),
       maxLine: opts.maxLine,
       events: opts.events,
-      done: new Map<string, Position>(),
+      done: new Map(),
       now: opts.now,
     };
     const scan = picomatch.scan(opts.pattern);
@@ -94,15 +97,25 @@ export class Tailer {
     for (const t of this.#retired.splice(0)) await t.close();
   }
 
-  /** Positions of every open file (and saved ones of files not opened yet), for the positions file. */
-  positions(): PositionMap {
-    const out: PositionMap = new Map();
-    for (const [path, p] of this.#opts.positions) if (this.#exists(path)) out.set(path, p);
-    for (const t of this.#tails.values()) {
-      const p = t.position;
-      if (p) out.set(t.path, p);
+  /**
+   * For the positions file: every open file (and saved ones not opened yet), and the files rotated
+   * away that are still being read, so a restart finishes them.
+   */
+  positions(): { files: PositionMap; rotated: RotatedPosition[] } {
+    const files: PositionMap = new Map();
+    const rotated: RotatedPosition[] = [];
+    for (const t of this.#retired) {
+      const p = t.checkpoint();
+      if (p) rotated.push({ path: t.path, ...p });
     }
-    return out;
+    const held = new Set(rotated.map(fileKey));
+    for (const [path, p] of this.#opts.saved.files)
+      if (this.#follows(path) && !held.has(fileKey(p)) && this.#exists(path)) files.set(path, p);
+    for (const t of this.#tails.values()) {
+      const p = t.checkpoint();
+      if (p) files.set(t.path, p);
+    }
+    return { files, rotated };
   }
 
   lag(): number {
@@ -132,46 +145,71 @@ export class Tailer {
   async #pass(): Promise<void> {
     const first = this.#first;
     this.#first = false;
+    if (first) this.#recover();
+    const fresh: [string, StartAt][] = [];
     for (const path of this.#discover()) {
       if (this.#tails.has(path)) continue;
       const start = this.#startAt(path, first);
       if (start === null) continue; // being read under its old name; picked up once let go
-      this.#tails.set(path, new FileTail(path, start, this.#ctx));
+      fresh.push([path, start]);
     }
+    // A file resumed where the last run stopped is older than one read from its start: finish it first.
+    fresh.sort((a, b) => Number(typeof b[1] === 'object') - Number(typeof a[1] === 'object'));
+    for (const [path, start] of fresh) this.#tails.set(path, new FileTail(path, start, this.#ctx));
     for (let i = 0; i < this.#retired.length; i++) {
       if (await this.#retired[i]!.drainRetired()) this.#retired.splice(i--, 1);
     }
     for (const [path, t] of this.#tails) {
-      const retired = await t.poll();
-      if (retired) this.#retired.push(retired);
+      this.#retired.push(...(await t.poll()));
       // A glob's file that went away (an old rotation deleted) is forgotten.
       if (this.#isGlob && !t.open && !this.#exists(path)) this.#tails.delete(path);
     }
   }
 
-  #startAt(path: string, first: boolean): 'beginning' | 'end' | Position | null {
-    const saved = this.#opts.positions.get(path);
-    if (saved) return saved;
-    if (this.#isGlob) {
-      // A rotated file renamed to a name the glob also matches: continue where its old name stopped.
-      let id: { dev: number; ino: number };
-      try {
-        id = statSync(path);
-      } catch {
-        return null;
-      }
-      for (const t of [...this.#tails.values(), ...this.#retired]) {
-        const held = t.identity;
-        if (held && held.dev === id.dev && held.ino === id.ino) return null;
-      }
-      const done = this.#ctx.done.get(`${id.dev}:${id.ino}`);
-      if (done) return done;
-      // Rotated while the adapter was stopped: the positions file knows it under its old name.
-      for (const p of this.#opts.positions.values()) if (p.dev === id.dev && p.ino === id.ino) return p;
+  /** Finds the files of the last run; those rotated away from every followed path are finished first. */
+  #recover(): void {
+    const r = recover(this.#opts.saved, (path) => this.#follows(path));
+    for (const l of r.lost) this.#ctx.events.lost(l.path, l.position.offset);
+    for (const [key, f] of r.found) {
+      if (this.#follows(f.path)) continue; // its tail resumes it (see #startAt)
+      r.found.delete(key);
+      this.#retired.push(FileTail.resumeRotated(f.path, f.position, this.#ctx));
     }
-    // A file that appears after start-up is new: all of it is unread.
-    if (!first) return 'beginning';
+    this.#found = r.found;
+  }
+
+  #startAt(path: string, first: boolean): StartAt | null {
+    let id: { dev: number; ino: number } | null = null;
+    try {
+      id = statSync(path);
+    } catch {
+      // Not there (yet): the tail waits for it.
+    }
+    if (id) {
+      const key = fileKey(id);
+      if (this.#isGlob) {
+        // A rotated file renamed to a name the glob also matches: continue where its old name stopped.
+        for (const t of [...this.#tails.values(), ...this.#retired]) {
+          const held = t.identity;
+          if (held && fileKey(held) === key) return null;
+        }
+        const done = this.#ctx.done.get(key);
+        if (done) return done;
+      }
+      const found = this.#found.get(key);
+      if (found) {
+        this.#found.delete(key);
+        return found.position;
+      }
+    }
+    // A file that appears after start-up is new: all of it is unread. So is one at start-up that
+    // the positions file of the last run does not know: it appeared while the adapter was stopped.
+    if (!first || this.#opts.saved.existed) return 'beginning';
     return this.#opts.start;
+  }
+
+  #follows(path: string): boolean {
+    return this.#match(path);
   }
 
   #discover(): string[] {

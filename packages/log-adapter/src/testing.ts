@@ -1,11 +1,12 @@
 // Helpers for this package's tests: an adapter on port 0 over a temp dir, and reading /metrics back.
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createLogger, loadSettings } from '@multipod/service';
+import { waitFor } from '@multipod/service/testing';
 import { type Adapter, createAdapter } from './adapter.ts';
 import { settings } from './config.ts';
 
@@ -96,4 +97,68 @@ export function logLines(): { stream: Writable; lines: Record<string, unknown>[]
 
 function devNull(): Writable {
   return new Writable({ write: (_c, _e, cb) => cb() });
+}
+
+export interface AdapterProcess {
+  child: ChildProcess;
+  /** Its JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  exited: Promise<number | null>;
+  /** Resolves once it listens. */
+  port: Promise<number>;
+  /** /metrics as a map; rejects if no answer comes within 2 s (a stalled event loop). */
+  scrape(): Promise<Map<string, number>>;
+  /** Waits until log_adapter_lines_total{result="parsed"} is exactly n (a scrape that stalls fails). */
+  parsed(n: number, timeoutMs?: number): Promise<number>;
+}
+
+/**
+ * dist/main.js as a child on 127.0.0.1 port 0, polling every 50 ms. `prefix` runs it under
+ * another command (setpriv). The caller kills it (SIGKILL in afterEach is enough).
+ */
+export function spawnAdapter(
+  main: string,
+  env: Record<string, string>,
+  prefix: string[] = [],
+): AdapterProcess {
+  const [cmd, ...args] = [...prefix, process.execPath, main];
+  const child = spawn(cmd!, args, {
+    env: {
+      ...process.env,
+      ADAPTER_PORT: '0',
+      ADAPTER_HOST: '127.0.0.1',
+      ADAPTER_POLL_INTERVAL: '50ms',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
+      logs.push(JSON.parse(buf.slice(0, nl)));
+      buf = buf.slice(nl + 1);
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const port = waitFor(
+    'the adapter listening',
+    () => logs.find((l) => l.msg === 'listening; tailing the log')?.port as number | undefined,
+    { timeoutMs: 15_000, intervalMs: 25 },
+  );
+  const scrape = async () => {
+    const res = await fetch(`http://127.0.0.1:${await port}/metrics`, { signal: AbortSignal.timeout(2_000) });
+    return parseExposition(await res.text());
+  };
+  const parsed = (n: number, timeoutMs = 15_000) =>
+    waitFor(
+      `${n} lines counted`,
+      async () => {
+        const got = (await scrape()).get('log_adapter_lines_total{result="parsed"}');
+        return got === n ? got : undefined;
+      },
+      { timeoutMs, intervalMs: 25 },
+    );
+  return { child, logs, exited, port, scrape, parsed };
 }

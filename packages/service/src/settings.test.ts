@@ -24,6 +24,12 @@ const specs = {
     help: 'Timeout.',
   }),
   maxSize: setting(size(), { flag: 'max-size', env: 'T_MAX_SIZE', default: '10Mi', help: 'Max size.' }),
+  lineSize: setting(size({ min: 1, max: 64 * 2 ** 20 }), {
+    flag: 'line-size',
+    env: 'T_LINE_SIZE',
+    default: '16Ki',
+    help: 'Line size.',
+  }),
   once: setting(bool(), { flag: 'once', env: 'T_ONCE', default: 'false', help: 'Once.' }),
   format: setting(oneOf(['combined', 'json'] as const), {
     flag: 'format',
@@ -81,6 +87,14 @@ describe('loadSettings', () => {
     [
       ['--max-size', 'huge'],
       'invalid setting --max-size / T_MAX_SIZE: "huge" is not a size like 512Ki, 10Mi, 1G or a number of bytes',
+    ],
+    [
+      ['--line-size', '0'],
+      'invalid setting --line-size / T_LINE_SIZE: "0" is not a size like 512Ki, 10Mi, 1G or a number of bytes, from 1 to 64Mi',
+    ],
+    [
+      ['--line-size', '65Mi'],
+      'invalid setting --line-size / T_LINE_SIZE: "65Mi" is not a size like 512Ki, 10Mi, 1G or a number of bytes, from 1 to 64Mi',
     ],
     [['--format', 'xml'], 'invalid setting --format / T_FORMAT: "xml" is not one of combined, json'],
     [['--source', 'ftp://x'], 'invalid setting --source / T_SOURCE: "ftp://x" is not a URL (http or https)'],

@@ -2,7 +2,7 @@
 // at start-up into a frozen, typed object. A bad value throws a SettingError naming the setting,
 // the value and what is allowed; run-main turns it into one line on stderr and exit code 2.
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.ts';
+import { formatSize, parseDuration, parseSize } from './units.ts';
 
 /** How a raw string becomes a value: a zod schema plus the words used in errors and --help. */
 export interface Kind<T> {
@@ -87,16 +87,29 @@ export function duration(opts: { min?: number; max?: number } = {}): Kind<number
   return kind(schema, `a duration like 500ms, 10s or 2m${bound}`, '<duration>');
 }
 
-export function size(): Kind<number> {
-  const schema = z.string().transform((s, ctx) => {
-    const n = parseSize(s);
-    if (n === null) {
-      ctx.addIssue({ code: 'custom', message: 'not a size' });
-      return z.NEVER;
-    }
-    return n;
-  });
-  return kind(schema, 'a size like 512Ki, 10Mi, 1G or a number of bytes', '<size>');
+export function size(opts: { min?: number; max?: number } = {}): Kind<number> {
+  const min = opts.min ?? 0;
+  const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+  const schema = z
+    .string()
+    .transform((s, ctx) => {
+      const n = parseSize(s);
+      if (n === null) {
+        ctx.addIssue({ code: 'custom', message: 'not a size' });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .pipe(z.number().min(min).max(max));
+  const bounds =
+    opts.min !== undefined && opts.max !== undefined
+      ? `, from ${formatSize(min)} to ${formatSize(max)}`
+      : opts.min !== undefined
+        ? `, of at least ${formatSize(min)}`
+        : opts.max !== undefined
+          ? `, of at most ${formatSize(max)}`
+          : '';
+  return kind(schema, `a size like 512Ki, 10Mi, 1G or a number of bytes${bounds}`, '<size>');
 }
 
 export const bool = (): Kind<boolean> =>

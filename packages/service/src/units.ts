@@ -37,6 +37,14 @@ const SIZE_UNITS: Record<string, number> = {
 };
 const SIZE = /^(\d+(?:\.\d+)?)\s*(|k|K|M|G|T|Ki|Mi|Gi|Ti)B?$/;
 
+/** A byte count as a user would write it: `16Ki`, `64Mi`, or plain bytes when not a whole unit. */
+export function formatSize(bytes: number): string {
+  for (const unit of ['Ti', 'Gi', 'Mi', 'Ki'])
+    if (bytes >= SIZE_UNITS[unit]! && bytes % SIZE_UNITS[unit]! === 0)
+      return `${bytes / SIZE_UNITS[unit]!}${unit}`;
+  return String(bytes);
+}
+
 /** Bytes for a Kubernetes-style quantity like `10Mi`, `1G`, `512`. Null if malformed. */
 export function parseSize(text: string): number | null {
   const m = SIZE.exec(text.trim());

@@ -58,7 +58,8 @@ export function nginxFormatParser(format: string): RegexParser {
     throw new NginxFormatError('the format has no $status; it is needed for http_requests_total{code}');
   if (!names.includes('request') && !names.includes('request_method'))
     throw new NginxFormatError('the format has no $request or $request_method; the method label needs one');
-  return new RegexParser(new RegExp(re), names);
+  const compiled = new RegExp(re);
+  return new RegexParser((text) => compiled.exec(text), names);
 }
 
 function unquote(format: string): string {

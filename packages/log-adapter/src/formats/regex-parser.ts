@@ -1,5 +1,6 @@
 // A parser over one regular expression with numbered groups, each group named by a field.
-// combined/common/web, nginx log_format strings and user regexes all compile to this.
+// nginx log_format strings (on V8's RegExp: generated, each group bounded by the next literal) and
+// operator-written regex: formats (on RE2, see pattern.ts) compile to this.
 import {
   type LineRecord,
   methodIndex,
@@ -10,6 +11,9 @@ import {
   parseStatus,
   requestPart,
 } from './record.ts';
+
+/** Runs the expression on a line: its groups by number ([0] the whole match), or null. */
+export type Exec = (text: string) => ArrayLike<string | undefined> | null;
 
 /** Which fields feed the hot values, by group index (-1 = absent). */
 interface Slots {
@@ -26,14 +30,14 @@ const BYTES_FIELDS = ['body_bytes_sent', 'bytes_sent', 'bytes', 'size'];
 export class RegexParser implements Parser {
   readonly fields: readonly string[];
   readonly hasDuration: boolean;
-  readonly #re: RegExp;
+  readonly #exec: Exec;
   readonly #index: Map<string, number>;
   readonly #slots: Slots;
   readonly #record: RegexRecord;
 
   /** groupNames[i] names group i+1. */
-  constructor(re: RegExp, groupNames: readonly string[]) {
-    this.#re = re;
+  constructor(exec: Exec, groupNames: readonly string[]) {
+    this.#exec = exec;
     this.#index = new Map();
     groupNames.forEach((n, i) => {
       if (!this.#index.has(n)) this.#index.set(n, i + 1);
@@ -61,7 +65,7 @@ export class RegexParser implements Parser {
   }
 
   parse(buf: Buffer, start: number, end: number): LineRecord | null {
-    const m = this.#re.exec(buf.toString('utf8', start, end));
+    const m = this.#exec(buf.toString('utf8', start, end));
     if (m === null) return null;
     const s = this.#slots;
     const status = parseStatus(m[s.status]);
@@ -82,7 +86,7 @@ export class RegexParser implements Parser {
 }
 
 class RegexRecord implements LineRecord {
-  m: RegExpExecArray | null = null;
+  m: ArrayLike<string | undefined> | null = null;
   method = 0;
   status = 0;
   bytes = 0;
