@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ConfigMap, Pod, Service, ServiceAccount as ServiceAccountModel } from 'kubernetes-models/v1';
+import { ConfigMap, Pod, Secret, Service, ServiceAccount as ServiceAccountModel } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import {
   isComponent,
@@ -19,6 +19,7 @@ import {
 const models: Record<string, new (data: never) => { validate(): void }> = {
   'v1/Pod': Pod,
   'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccountModel,
   'rbac.authorization.k8s.io/v1/Role': Role,
@@ -173,13 +174,16 @@ describe('manifests', () => {
       }
     });
 
-    it('refers only to ConfigMaps it defines, and every Service selects a pod of the set', () => {
+    it('refers only to ConfigMaps and Secrets it defines, and every Service selects a pod of the set', () => {
       const configMaps = new Set(objects.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name));
+      const secrets = new Set(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name));
       const pods = objects.filter((o) => o.kind === 'Pod');
       for (const pod of pods) {
         for (const v of pod.spec.volumes ?? []) {
           if (v.configMap)
             expect(configMaps, `${pod.metadata.name} volume ${v.name}`).toContain(v.configMap.name);
+          if (v.secret)
+            expect(secrets, `${pod.metadata.name} volume ${v.name}`).toContain(v.secret.secretName);
         }
       }
       for (const svc of objects.filter((o) => o.kind === 'Service')) {

@@ -1,7 +1,7 @@
 // The podman driver: the same rendered manifests, run with `podman kube play` (podman 4.3, no
 // registry, no systemd). It changes only what podman cannot do the Kubernetes way, each listed
 // in e2e/README.md: hostPort for access, emptyDir names made per-pod, pod sysctls passed through
-// containers.conf, cluster DNS for headless-Service pods as hostAliases, readiness probes run by
+// containers.conf, Secrets as ConfigMaps, cluster DNS for headless-Service pods as hostAliases, readiness probes run by
 // the driver from the host (as the kubelet does), ConfigMap updates written the kubelet's way.
 import { spawnSync } from 'node:child_process';
 import {
@@ -91,8 +91,11 @@ class PodmanDeployment implements Deployment {
   /** The driver writes the ConfigMap's volume itself, at once. */
   readonly configMapDelayMs = 0;
   private readonly played = new Map<string, Played>();
-  /** name -> IP for pods with hostname + subdomain: the cluster DNS of a headless Service. */
-  private readonly dns = new Map<string, string>();
+  /**
+   * The cluster DNS of a headless Service, as names -> IPs: each pod with hostname + subdomain
+   * (backend-0.backend), and the Service's own name (backend) -> every such pod.
+   */
+  private readonly dns = new Map<string, string[]>();
   private readonly configMapVolumes = new Set<string>();
 
   private readonly dir: string;
@@ -168,10 +171,12 @@ class PodmanDeployment implements Deployment {
     if (this.dns.size > 0) {
       pod.spec.hostAliases = [
         ...(pod.spec.hostAliases ?? []),
-        ...[...this.dns].map(([host, ip]) => ({
-          ip,
-          hostnames: [host, `${host}.default.svc`, `${host}.default.svc.cluster.local`],
-        })),
+        ...[...this.dns].flatMap(([host, ips]) =>
+          ips.map((ip) => ({
+            ip,
+            hostnames: [host, `${host}.default.svc`, `${host}.default.svc.cluster.local`],
+          })),
+        ),
       ];
     }
     const used = new Set(
@@ -206,8 +211,10 @@ class PodmanDeployment implements Deployment {
       '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
     ]).trim();
     this.played.set(name, { pod, file, ip, hostPorts, volumes });
-    if (pod.spec.hostname && pod.spec.subdomain)
-      this.dns.set(`${pod.spec.hostname}.${pod.spec.subdomain}`, ip);
+    if (pod.spec.hostname && pod.spec.subdomain) {
+      this.dns.set(`${pod.spec.hostname}.${pod.spec.subdomain}`, [ip]);
+      this.dns.set(pod.spec.subdomain, [...(this.dns.get(pod.spec.subdomain) ?? []), ip]);
+    }
   }
 
   private get(pod: string): Played {
@@ -402,7 +409,7 @@ export class PodmanDriver implements Driver {
   }
 
   async apply(dir: string): Promise<Deployment> {
-    const objects = render(dir);
+    const objects = render(dir).map(secretAsConfigMap);
     const unsupported = objects.filter((o) => !['Pod', 'ConfigMap', 'Service'].includes(o.kind));
     if (unsupported.length > 0) {
       throw new Error(
@@ -436,4 +443,31 @@ export class PodmanDriver implements Driver {
     }
     return left;
   }
+}
+
+/**
+ * podman 4.3's `kube play` has no Secret (Secrets came in 4.5): a Secret becomes a ConfigMap with
+ * the same name and decoded data, and a pod's `secret:` volume a `configMap:` volume. The
+ * container sees the same files; what differs is only where the cluster keeps them.
+ */
+function secretAsConfigMap(o: K8sObject): K8sObject {
+  if (o.kind === 'Secret') {
+    const data: Record<string, string> = { ...(o.stringData ?? {}) };
+    for (const [k, v] of Object.entries((o.data ?? {}) as Record<string, string>))
+      data[k] = Buffer.from(v, 'base64').toString('utf8');
+    return { apiVersion: 'v1', kind: 'ConfigMap', metadata: o.metadata, data };
+  }
+  if (o.kind === 'Pod' && (o.spec.volumes ?? []).some((v: { secret?: unknown }) => v.secret)) {
+    const pod = structuredClone(o);
+    for (const v of pod.spec.volumes) {
+      if (!v.secret) continue;
+      v.configMap = {
+        name: v.secret.secretName,
+        ...(v.secret.defaultMode ? { defaultMode: v.secret.defaultMode } : {}),
+      };
+      delete v.secret;
+    }
+    return pod;
+  }
+  return o;
 }

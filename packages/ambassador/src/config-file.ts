@@ -59,6 +59,7 @@ const poolSchema = z.strictObject({
   balance: z.enum(['round-robin', 'least-requests']).optional(),
   hostHeader: z.enum(['keep', 'upstream']).optional(),
   upstreams: z.array(upstreamSchema).min(1),
+  resolveInterval: durationField.optional(),
   healthCheck: healthCheckSchema.optional(),
   ejection: z
     .strictObject({
@@ -273,6 +274,7 @@ export function parseConfigFile(
       retries: p.retries?.attempts ?? defaults.retries,
       retryBudget: p.retries?.budget === undefined ? defaults.retryBudget : p.retries.budget / 100,
       hostHeader: p.hostHeader ?? defaults.hostHeader,
+      resolveInterval: p.resolveInterval ?? defaults.resolveInterval,
     });
   }
 

@@ -178,6 +178,12 @@ export const settings = {
     env: 'AMBASSADOR_SERVER_NAME',
     help: "SNI and certificate name for TLS upstreams (default: the upstream's host).",
   }),
+  resolveInterval: setting(duration({ min: 1000 }), {
+    flag: 'resolve-interval',
+    env: 'AMBASSADOR_RESOLVE_INTERVAL',
+    default: '5s',
+    help: 'Host-name upstreams are resolved (A and AAAA) again this often, sooner if their TTL says so; every address is an upstream.',
+  }),
   hostHeader: setting(oneOf(['keep', 'upstream']), {
     flag: 'host-header',
     env: 'AMBASSADOR_HOST_HEADER',
@@ -275,6 +281,7 @@ export function poolDefaults(
     retries: s.retries,
     retryBudget: s.retryBudget / 100,
     hostHeader: s.hostHeader,
+    resolveInterval: s.resolveInterval,
   };
 }
 

@@ -22,6 +22,13 @@ export class HealthChecker {
     for (const u of this.#pool.upstreams) this.#loop(u, 0);
   }
 
+  /** Upstreams that joined the pool (discovery): checked at once, then every interval. Those that
+   * left stop being checked at their next turn. */
+  track(added: readonly Upstream[]): void {
+    if (!this.#pool.config.healthCheck || this.#stopped) return;
+    for (const u of added) this.#loop(u, 0);
+  }
+
   stop(): void {
     this.#stopped = true;
     for (const t of this.#timers) clearTimeout(t);
@@ -29,7 +36,7 @@ export class HealthChecker {
   }
 
   #loop(u: Upstream, delay: number): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.#pool.upstreams.includes(u)) return;
     const t = setTimeout(() => {
       this.#timers.delete(t);
       void checkOnce(this.#pool, u).then((ok) => {
@@ -60,8 +67,8 @@ export function checkOnce(pool: Pool, u: Upstream): Promise<boolean> {
     let socketOrReq: { destroy(): void } | undefined;
     if (hc.type === 'tcp') {
       const socket: Socket = u.tls
-        ? tlsConnect({ host: u.host, port: u.port, ...tlsConnectOptions(u, tls) })
-        : netConnect({ host: u.host, port: u.port });
+        ? tlsConnect({ host: u.connectHost, port: u.port, ...tlsConnectOptions(u, tls) })
+        : netConnect({ host: u.connectHost, port: u.port });
       socketOrReq = socket;
       socket.once(u.tls ? 'secureConnect' : 'connect', () => finish(true, () => socket.destroy()));
       socket.once('error', () => finish(false, () => socket.destroy()));
@@ -69,7 +76,7 @@ export function checkOnce(pool: Pool, u: Upstream): Promise<boolean> {
     }
     const request = u.tls ? httpsRequest : httpRequest;
     const req = request({
-      host: u.host,
+      host: u.connectHost,
       port: u.port,
       path: hc.path,
       method: 'GET',

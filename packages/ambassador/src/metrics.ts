@@ -17,6 +17,7 @@ export class Metrics {
   readonly configOk: Gauge;
   readonly rejected: Counter<'listener' | 'reason'>;
   readonly tlsHandshakeErrors: Counter<'listener'>;
+  readonly resolutions: Counter<'pool' | 'result'>;
   readonly tlsReloads: Counter<'listener' | 'result'>;
   readonly certificateExpiry: Gauge<'listener' | 'certificate'>;
   /** Label children by listener and upstream, then by code: no label hashing per request. */
@@ -104,6 +105,12 @@ export class Metrics {
       name: 'ambassador_rejected_requests_total',
       help: 'Requests refused before any upstream: bad_request, open_proxy, no_route, no_upstream.',
       labelNames: ['listener', 'reason'],
+      registers,
+    });
+    this.resolutions = new Counter({
+      name: 'ambassador_dns_resolutions_total',
+      help: 'Lookups of host-name upstreams by pool and result (ok, error: the last addresses are kept).',
+      labelNames: ['pool', 'result'],
       registers,
     });
     this.tlsHandshakeErrors = new Counter({

@@ -24,6 +24,7 @@ function pool(over: Partial<PoolConfig> & { urls?: [string, number][] } = {}, no
       retries: 1,
       retryBudget: 0.2,
       hostHeader: 'keep',
+      resolveInterval: 5000,
       ...rest,
     },
     { now },
@@ -158,5 +159,40 @@ describe('retry budget', () => {
     expect(p.takeRetry()).toBe(true);
     expect(p.takeRetry()).toBe(true);
     expect(p.takeRetry()).toBe(false);
+  });
+});
+
+describe('discovered addresses', () => {
+  it('replace the by-name upstream, keep what was learnt about addresses that stay, drop the gone', () => {
+    let t = 0;
+    const p = pool({ urls: [['http://backend:8080', 2]] }, () => t);
+    expect(p.upstreams.map((u) => u.name)).toEqual(['http://backend:8080']);
+    p.setAddresses('http://backend:8080', ['10.0.0.1', '10.0.0.2']);
+    expect(p.upstreams.map((u) => u.name)).toEqual(['http://10.0.0.1:8080', 'http://10.0.0.2:8080']);
+    expect(p.upstreams.map((u) => [u.host, u.connectHost, u.weight])).toEqual([
+      ['backend', '10.0.0.1', 2],
+      ['backend', '10.0.0.2', 2],
+    ]);
+    const [a] = p.upstreams as [Upstream];
+    a.inFlight = 3;
+    p.failed(a);
+    p.failed(a); // ejected
+    const { added, removed } = p.setAddresses('http://backend:8080', ['10.0.0.1', '10.0.0.3']);
+    expect(added.map((u) => u.address)).toEqual(['10.0.0.3']);
+    expect(removed.map((u) => u.address)).toEqual(['10.0.0.2']);
+    expect(p.upstreams[0]).toBe(a); // the same object: in-flight count and ejection kept
+    expect(a.up(t)).toBe(false);
+    t = 10_000;
+    expect(new Set(Array.from({ length: 4 }, () => p.pick().upstream!.address))).toEqual(
+      new Set(['10.0.0.1', '10.0.0.3']),
+    );
+  });
+
+  it('survive a reload: the new pool starts from the addresses the old one had', () => {
+    const old = pool({ urls: [['http://backend:8080', 1]] });
+    old.setAddresses('http://backend:8080', ['10.0.0.7']);
+    old.upstreams[0]!.healthy = false;
+    const fresh = new Pool(old.config, { previous: old });
+    expect(fresh.upstreams.map((u) => [u.name, u.healthy])).toEqual([['http://10.0.0.7:8080', false]]);
   });
 });

@@ -1,12 +1,17 @@
 // A named pool of upstreams and what the proxy knows about each: in-flight count, active health
 // (set by health-check.ts) and passive ejection after consecutive failures, with doubling back-off.
+import { isIP } from 'node:net';
 import { balancer, type Pick } from './balancer.ts';
 import type { PoolConfig, UpstreamConfig } from './types.ts';
 
 export class Upstream {
+  /** As written in the config: its host is the name for SNI, certificates and `Host`. */
   readonly url: URL;
-  /** As written in the config: the label in metrics and logs. */
+  /** The label in metrics and logs: the URL as configured, or with the address it resolved to. */
   readonly name: string;
+  /** The address a host name resolved to (discovery); undefined: connect to the host itself. */
+  readonly address: string | undefined;
+  readonly config: UpstreamConfig;
   readonly weight: number;
   readonly maxInFlight: number;
   readonly tls: boolean;
@@ -20,16 +25,33 @@ export class Upstream {
   ejections = 0;
   ejectedUntil = 0;
 
-  constructor(cfg: UpstreamConfig) {
+  constructor(cfg: UpstreamConfig, address?: string) {
+    this.config = cfg;
     this.url = new URL(cfg.url);
-    this.name = `${this.url.protocol}//${this.url.host}`;
+    this.address = address;
     this.weight = cfg.weight;
     this.maxInFlight = cfg.maxInFlight;
     this.tls = this.url.protocol === 'https:' || this.url.protocol === 'tls:';
+    const at =
+      address === undefined
+        ? this.url.host
+        : `${address.includes(':') ? `[${address}]` : address}:${this.port}`;
+    this.name = `${this.url.protocol}//${at}`;
   }
 
+  /** The configured host name (or address), without IPv6 brackets. */
   get host(): string {
     return this.url.hostname.replace(/^\[(.*)\]$/, '$1');
+  }
+
+  /** Where to connect: the resolved address, or the configured host. */
+  get connectHost(): string {
+    return this.address ?? this.host;
+  }
+
+  /** Identity across reloads and re-resolutions: the configured URL and the address. */
+  get key(): string {
+    return `${this.url.href}|${this.address ?? ''}`;
   }
 
   get port(): number {
@@ -53,7 +75,7 @@ export interface PoolEvents {
 
 export class Pool {
   readonly config: PoolConfig;
-  readonly upstreams: readonly Upstream[];
+  #upstreams: Upstream[];
   readonly #pick: Pick;
   readonly #now: () => number;
   readonly #events: Partial<PoolEvents>;
@@ -68,23 +90,55 @@ export class Pool {
     this.#now = opts.now ?? Date.now;
     this.#events = opts.events ?? {};
     this.#pick = balancer(config.balance);
-    const before = new Map(opts.previous?.upstreams.map((u) => [u.url.href, u]));
-    this.upstreams = config.upstreams.map((cfg) => {
-      const u = new Upstream(cfg);
-      const old = before.get(u.url.href);
-      // A reload keeps what was learnt about an upstream that stays.
-      if (old) {
-        u.healthy = old.healthy;
-        u.ejections = old.ejections;
-        u.ejectedUntil = old.ejectedUntil;
-      }
-      return u;
-    });
+    this.#upstreams = [];
+    const previous = opts.previous?.upstreams ?? [];
+    for (const cfg of config.upstreams) {
+      // A discovered name keeps the addresses it had until it is resolved again; before its first
+      // resolution it is one upstream connected to by name, as without discovery.
+      const addresses = previous.filter((u) => u.url.href === new URL(cfg.url).href).map((u) => u.address);
+      const list = addresses.length > 0 ? addresses : [undefined];
+      for (const address of list) this.#upstreams.push(this.#carry(new Upstream(cfg, address), previous));
+    }
     this.#retryTokens = this.#retryCap;
   }
 
   get name(): string {
     return this.config.name;
+  }
+
+  get upstreams(): readonly Upstream[] {
+    return this.#upstreams;
+  }
+
+  /** A new Upstream takes over what was learnt about the same one before (reload, re-resolution). */
+  #carry(u: Upstream, before: readonly Upstream[]): Upstream {
+    const old = before.find((b) => b.key === u.key);
+    if (old) {
+      u.healthy = old.healthy;
+      u.ejections = old.ejections;
+      u.ejectedUntil = old.ejectedUntil;
+    }
+    return u;
+  }
+
+  /**
+   * The addresses a configured host name resolves to now: addresses that stay keep their object
+   * (in flight, health, ejection), new ones join, gone ones leave — no new request goes to them.
+   * Returns what changed.
+   */
+  setAddresses(url: string, addresses: readonly string[]): { added: Upstream[]; removed: Upstream[] } {
+    const href = new URL(url).href;
+    const cfg = this.config.upstreams.find((c) => new URL(c.url).href === href);
+    if (!cfg) return { added: [], removed: [] };
+    const current = this.#upstreams.filter((u) => u.url.href === href);
+    const wanted = new Set(addresses);
+    const removed = current.filter((u) => u.address === undefined || !wanted.has(u.address));
+    const have = new Set(current.map((u) => u.address));
+    const added = addresses.filter((a) => !have.has(a)).map((a) => new Upstream(cfg, a));
+    if (removed.length === 0 && added.length === 0) return { added, removed };
+    const gone = new Set(removed);
+    this.#upstreams = [...this.#upstreams.filter((u) => !gone.has(u)), ...added];
+    return { added, removed };
   }
 
   /** Chooses an upstream, skipping `tried` ones; says why when none can take the request. */
@@ -167,4 +221,10 @@ export class Pool {
       this.#events.healthChanged?.(this, u, ok);
     }
   }
+}
+
+/** A host name other than localhost: its addresses are resolved and each becomes an upstream. */
+export function discoverable(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  return isIP(host) === 0 && host !== 'localhost';
 }

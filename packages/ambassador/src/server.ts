@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { type AccessLog, noAccessLog } from './access-log.ts';
 import { type AmbassadorSettings, poolDefaults, simpleConfig } from './config.ts';
 import { ConfigFileError, parseConfigFile } from './config-file.ts';
+import { type AddressResolver, type DiscoveryEvents, systemResolver } from './discovery.ts';
 import { createHttpListener, type HttpListener } from './http/listener.ts';
 import { UpstreamClients } from './http/upstream-clients.ts';
 import { Metrics } from './metrics.ts';
@@ -28,6 +29,8 @@ export interface AmbassadorDeps {
   now?: () => number;
   /** Watch the config file (default true); tests may call reload() themselves. */
   watch?: boolean;
+  /** How host-name upstreams are resolved (default: the system's DNS, then the hosts file). */
+  resolver?: AddressResolver;
 }
 
 export type ReloadResult = 'applied' | 'unchanged' | 'rejected';
@@ -95,8 +98,33 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
       );
     },
   };
-  state = buildState(config, { now, events });
-  for (const c of state.checkers) c.start();
+  const resolver = deps.resolver ?? systemResolver();
+  const discoveryEvents: Partial<DiscoveryEvents> = {
+    resolved(pool, name, ok, error) {
+      metrics.resolutions.inc({ pool: pool.name, result: ok ? 'ok' : 'error' });
+      if (!ok)
+        log.warn(
+          { pool: pool.name, name, err: error },
+          'cannot resolve an upstream name; keeping its last addresses',
+        );
+    },
+    changed(pool, name, added, removed) {
+      log.info(
+        { pool: pool.name, name, added: added.map((u) => u.name), removed: removed.map((u) => u.name) },
+        'upstream addresses changed',
+      );
+    },
+  };
+  const build = (c: ProxyConfig, previous?: ProxyState) =>
+    buildState(c, { previous, now, events, resolver, discoveryEvents });
+  /** Starts a state's checks and discovery; waits (a little) for the first resolution of its names. */
+  const activate = async (st: ProxyState) => {
+    for (const c of st.checkers) c.start();
+    const first = Promise.all(st.discoveries.map((d) => d.start()));
+    await Promise.race([first, new Promise((r) => setTimeout(r, 3000).unref())]);
+  };
+  state = build(config);
+  await activate(state);
 
   const clients = new UpstreamClients();
   // Each TLS listener's certificates, loaded (and checked) once here and reloaded in place.
@@ -136,6 +164,7 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
   } catch (err) {
     for (const srv of servers) srv.close();
     for (const c of state.checkers) c.stop();
+    for (const d of state.discoveries) d.stop();
     throw err;
   }
 
@@ -147,10 +176,18 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
         .map((p) => p.name);
       // Ready means listening with a config; an empty pool is reported but does not fail the probe
       // (the ambassador answers 503 for it at once; restarting it would not help).
-      return {
-        ok: true,
-        reason: empty.length ? `no healthy upstream in pool ${empty.join(', ')}` : undefined,
-      };
+      const unresolved = state.discoveries
+        .flatMap((d) => d.status())
+        .filter((n) => n.error)
+        .map(
+          (n) =>
+            `pool ${n.pool}: ${n.error} (keeping ${n.addresses} address${n.addresses === 1 ? '' : 'es'})`,
+        );
+      const reasons = [
+        ...(empty.length ? [`no healthy upstream in pool ${empty.join(', ')}`] : []),
+        ...unresolved,
+      ];
+      return { ok: true, reason: reasons.length ? reasons.join('; ') : undefined };
     },
   });
   const admin = createAdminServer({ health, registry });
@@ -214,10 +251,11 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
       return 'rejected';
     }
     const old = state;
-    const fresh = buildState(next, { previous: old, now, events });
+    const fresh = build(next, old);
     state = fresh; // the one atomic step: every new request sees the new routes and pools
     for (const c of old.checkers) c.stop();
-    for (const c of fresh.checkers) c.start();
+    for (const d of old.discoveries) d.stop();
+    void activate(fresh);
     metrics.reloads.inc({ result: 'applied' });
     metrics.configOk.set(1);
     log.info({ file: s.config, pools: [...next.pools.keys()] }, 'config reloaded');
@@ -275,6 +313,7 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     ]);
     clearTimeout(cut);
     for (const c of state.checkers) c.stop();
+    for (const d of state.discoveries) d.stop();
     await clients.closeAll();
     accessLog.flush();
     await closeServer(admin);

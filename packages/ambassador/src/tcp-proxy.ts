@@ -146,13 +146,13 @@ function connectUpstream(
 ): void {
   const socket: Socket = u.tls
     ? tlsConnect({
-        host: u.host,
+        host: u.connectHost,
         port: u.port,
         ...({ allowHalfOpen: true } as object),
         ...tlsConnectOptions(u, pool.config.tls),
       })
     : netConnect({
-        host: u.host,
+        host: u.connectHost,
         port: u.port,
         allowHalfOpen: true,
         noDelay: true,

@@ -15,7 +15,7 @@ import { waitFor as poll } from '@multipod/service/testing';
 import { Registry } from 'prom-client';
 import type { AccessEntry, AccessLog } from './access-log.ts';
 import { type AmbassadorSettings, settings } from './config.ts';
-import { type Ambassador, createAmbassador } from './server.ts';
+import { type Ambassador, type AmbassadorDeps, createAmbassador } from './server.ts';
 
 export interface Origin {
   server: Server;
@@ -60,7 +60,10 @@ export interface TestAmbassador extends Ambassador {
   access: AccessEntry[];
 }
 
-export async function startAmbassador(env: Record<string, string>): Promise<TestAmbassador> {
+export async function startAmbassador(
+  env: Record<string, string>,
+  extra: Pick<AmbassadorDeps, 'resolver'> = {},
+): Promise<TestAmbassador> {
   const s = loadSettings(settings, [], {
     AMBASSADOR_LISTEN: '0',
     AMBASSADOR_ADMIN_PORT: '0',
@@ -75,6 +78,7 @@ export async function startAmbassador(env: Record<string, string>): Promise<Test
     registry: new Registry(),
     accessLog,
     watch: env.AMBASSADOR_TEST_WATCH === 'true',
+    ...extra,
   });
   const port = [...amb.ports.values()][0]!;
   return Object.assign(amb, { port, url: `http://127.0.0.1:${port}`, access });

@@ -6,6 +6,7 @@ import { type ConnectionOptions, checkServerIdentity, createSecureContext } from
 import type { Upstream } from './pool.ts';
 import type { TlsOptions } from './types.ts';
 
+/** SNI and verification are for the configured name, also when connecting to a resolved address. */
 export function tlsConnectOptions(u: Upstream, tls: TlsOptions): ConnectionOptions {
   const name = tls.serverName ?? (isIP(u.host) ? undefined : u.host);
   return {
@@ -15,8 +16,8 @@ export function tlsConnectOptions(u: Upstream, tls: TlsOptions): ConnectionOptio
     servername: name,
     rejectUnauthorized: !tls.insecure,
     // An explicit name is what the certificate must carry, even when the upstream is an IP address.
-    ...(tls.serverName
-      ? { checkServerIdentity: (_host: string, cert) => checkServerIdentity(name!, cert) }
+    ...(name !== undefined
+      ? { checkServerIdentity: (_host: string, cert) => checkServerIdentity(name, cert) }
       : {}),
   };
 }

@@ -61,6 +61,8 @@ export interface PoolConfig {
   readonly retryBudget: number;
   /** Host header sent upstream: the client's (`keep`, for a pod's own app) or the upstream's own (`upstream`, for remote services). */
   readonly hostHeader: 'keep' | 'upstream';
+  /** Host-name upstreams are resolved again this often (sooner when the records' TTL is shorter). */
+  readonly resolveInterval: number;
 }
 
 export interface RouteConfig {

@@ -21,10 +21,12 @@ export class UpstreamClients {
   }
 
   #lookup(u: Upstream, pool: PoolConfig): Pool {
-    const key = `${u.url.href}|${pool.idleTimeout}|${pool.connectTimeout}|${pool.tls.ca ?? ''}|${pool.tls.cert ?? ''}|${pool.tls.serverName ?? ''}|${pool.tls.insecure}`;
+    const key = `${u.key}|${pool.idleTimeout}|${pool.connectTimeout}|${pool.tls.ca ?? ''}|${pool.tls.cert ?? ''}|${pool.tls.serverName ?? ''}|${pool.tls.insecure}`;
     let client = this.#clients.get(key);
     if (!client) {
-      client = new Pool(u.url.origin, {
+      // The resolved address when there is one; SNI, verification and Host stay on the name.
+      const host = u.connectHost.includes(':') ? `[${u.connectHost}]` : u.connectHost;
+      client = new Pool(`${u.url.protocol}//${host}:${u.port}`, {
         // Idle connections close before the upstream's own keep-alive ends (Node's default is 5 s),
         // so a reused connection is never one the upstream is closing; its Keep-Alive hint may only
         // shorten this.
