@@ -17,6 +17,8 @@ export interface AccessEntry {
   bytesIn?: number;
   durationMs: number;
   retries: number;
+  /** HTTP: the request's X-Request-Id, as received or generated. */
+  requestId?: string;
   error?: string;
 }
 
@@ -36,6 +38,7 @@ export function formatAccess(e: AccessEntry, time: string): string {
   line += `,"upstream":${str(e.upstream)},"status":${str(e.status)},"bytes":${e.bytes}`;
   if (e.bytesIn !== undefined) line += `,"bytesIn":${e.bytesIn}`;
   line += `,"durationMs":${e.durationMs},"retries":${e.retries}`;
+  if (e.requestId !== undefined) line += `,"requestId":${str(e.requestId)}`;
   if (e.error !== undefined) line += `,"error":${str(e.error)}`;
   return `${line}}\n`;
 }

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDuration } from '@multipod/service';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { type HeaderOps, headerNameProblem, parseTemplate } from './http/header-policy.ts';
 import { normaliseTarget } from './http/route-path.ts';
 import { keyPairProblem, pemProblem } from './tls.ts';
 import { loadCertificates, TlsLoadError } from './tls-terminate.ts';
@@ -55,11 +56,51 @@ const healthCheckSchema = z.strictObject({
   fall: z.number().int().min(1).max(100).optional(),
 });
 
+const headerValue = z.string().transform((v, ctx) => {
+  try {
+    return parseTemplate(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+const headerOpsSchema = z
+  .strictObject({
+    set: z.record(z.string(), headerValue).optional(),
+    add: z.record(z.string(), headerValue).optional(),
+    remove: z.array(z.string()).optional(),
+  })
+  .superRefine((o, ctx) => {
+    // Checked here, not in the record's key schema, so the error names the header.
+    for (const section of ['set', 'add'] as const)
+      for (const name of Object.keys(o[section] ?? {})) {
+        const problem = headerNameProblem(name);
+        if (problem) ctx.addIssue({ code: 'custom', path: [section, name], message: problem });
+      }
+    for (const [i, name] of (o.remove ?? []).entries()) {
+      const problem = headerNameProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['remove', i], message: problem });
+    }
+  })
+  .transform(
+    (o): HeaderOps => ({
+      set: Object.entries(o.set ?? {}),
+      add: Object.entries(o.add ?? {}),
+      remove: (o.remove ?? []).map((n) => n.toLowerCase()),
+    }),
+  );
+/** `headers: { request: { set, add, remove }, response: { … } }` on a pool or a route. */
+const headersSchema = z.strictObject({
+  request: headerOpsSchema.optional(),
+  response: headerOpsSchema.optional(),
+});
+
 const poolSchema = z.strictObject({
   balance: z.enum(['round-robin', 'least-requests']).optional(),
   hostHeader: z.enum(['keep', 'upstream']).optional(),
   upstreams: z.array(upstreamSchema).min(1),
   resolveInterval: durationField.optional(),
+  headers: headersSchema.optional(),
   healthCheck: healthCheckSchema.optional(),
   ejection: z
     .strictObject({
@@ -107,6 +148,7 @@ const routeSchema = z.strictObject({
   pathPrefix: routePrefix.optional(),
   rewritePrefix: z.string().startsWith('/').optional(),
   pool: z.string().min(1),
+  headers: headersSchema.optional(),
 });
 
 const certificateSchema = z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) });
@@ -136,6 +178,7 @@ const listenerSchema = z.strictObject({
 
 const fileSchema = z.strictObject({
   trustForwarded: z.boolean().optional(),
+  requestId: z.boolean().optional(),
   listeners: z.array(listenerSchema).min(1),
   pools: z.record(
     z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'pool names: letters, digits, _ . - only'),
@@ -166,6 +209,7 @@ export interface Defaults extends Omit<PoolConfig, 'name' | 'upstreams'> {
   readonly maxInFlight: number;
   readonly host: string;
   readonly trustForwarded: boolean;
+  readonly requestId: boolean;
 }
 
 /**
@@ -275,6 +319,7 @@ export function parseConfigFile(
       retryBudget: p.retries?.budget === undefined ? defaults.retryBudget : p.retries.budget / 100,
       hostHeader: p.hostHeader ?? defaults.hostHeader,
       resolveInterval: p.resolveInterval ?? defaults.resolveInterval,
+      ...(p.headers ? { headers: p.headers } : {}),
     });
   }
 
@@ -355,11 +400,17 @@ export function parseConfigFile(
               pathPrefix: ('pathPrefix' in r ? r.pathPrefix : undefined) ?? '/',
               rewritePrefix: 'rewritePrefix' in r ? r.rewritePrefix : undefined,
               pool: r.pool,
+              ...('headers' in r && r.headers ? { headers: r.headers } : {}),
             }))
           : [],
       pool: protocol === 'tcp' ? l.pool : undefined,
     });
   });
   if (problems.length > 0) throw new ConfigFileError(problems.join('\n'));
-  return { listeners, pools, trustForwarded: raw.trustForwarded ?? defaults.trustForwarded };
+  return {
+    listeners,
+    pools,
+    trustForwarded: raw.trustForwarded ?? defaults.trustForwarded,
+    requestId: raw.requestId ?? defaults.requestId,
+  };
 }

@@ -13,7 +13,13 @@ const noFiles = (p: string): string => {
 };
 const defaults = () => {
   const s = load({});
-  return { ...poolDefaults(s, noFiles), maxInFlight: 0, host: '0.0.0.0', trustForwarded: false };
+  return {
+    ...poolDefaults(s, noFiles),
+    maxInFlight: 0,
+    host: '0.0.0.0',
+    trustForwarded: false,
+    requestId: true,
+  };
 };
 
 describe('simple form', () => {
@@ -223,6 +229,21 @@ pools: { p: { upstreams: [http://a:1] } }`),
       parse(`listeners: [{ name: web, port: 1, routes: [{ pathPrefix: "/a%2Fb/", pool: p }] }]
 pools: { p: { upstreams: [http://a:1] } }`),
     ).not.toThrow();
+  });
+
+  it('refuses header policies that touch framing headers or name unknown variables', () => {
+    const withHeaders = (h: string) =>
+      parse(
+        `listeners: [{ name: web, port: 1, pool: p }]\npools: { p: { upstreams: [http://a:1], headers: ${h} } }`,
+      );
+    expect(() => withHeaders('{ request: { set: { Content-Length: "0" } } }')).toThrow(
+      /amb.yaml:2 pools.p.headers.request.set.Content-Length: "Content-Length" belongs to the proxy/,
+    );
+    expect(() => withHeaders('{ request: { set: { X-A: "${secret}" } } }')).toThrow(
+      /unknown variable \$\{secret\}/,
+    );
+    expect(() => withHeaders('{ response: { remove: ["bad name"] } }')).toThrow(/is not a header name/);
+    expect(() => withHeaders('{ request: { add: { X-A: "${client_ip}" } } }')).not.toThrow();
   });
 
   it('reports unknown keys and YAML syntax errors with their line', () => {

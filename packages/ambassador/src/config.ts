@@ -195,6 +195,12 @@ export const settings = {
     env: 'AMBASSADOR_HTTP_ENGINE',
     help: 'Deprecated and ignored (one HTTP engine now); accepted with a warning until 0.3.0.',
   }),
+  requestId: setting(bool(), {
+    flag: 'request-id',
+    env: 'AMBASSADOR_REQUEST_ID',
+    default: 'true',
+    help: 'Give each request without an X-Request-Id one (a UUID), pass it upstream and log it.',
+  }),
   trustForwarded: setting(bool(), {
     flag: 'trust-forwarded',
     env: 'AMBASSADOR_TRUST_FORWARDED',
@@ -365,5 +371,6 @@ export function simpleConfig(s: AmbassadorSettings, readFile: (p: string) => str
     listeners,
     pools: new Map([['default', pool]]),
     trustForwarded: s.trustForwarded,
+    requestId: s.requestId,
   };
 }

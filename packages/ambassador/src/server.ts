@@ -60,6 +60,7 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     maxInFlight: s.maxInFlight,
     host: s.host,
     trustForwarded: s.trustForwarded,
+    requestId: s.requestId,
   };
   let fileText: string | undefined;
   const loadFile = (text: string) => parseConfigFile(text, s.config!, defaults, readFile);

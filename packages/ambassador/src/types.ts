@@ -1,5 +1,6 @@
 // The proxy's whole configuration as one frozen value: what the env (simple form) or the YAML file
 // (full form) turn into, and what a reload swaps atomically.
+import type { HeaderPolicy } from './http/header-policy.ts';
 
 export type Balance = 'round-robin' | 'least-requests';
 
@@ -63,6 +64,8 @@ export interface PoolConfig {
   readonly hostHeader: 'keep' | 'upstream';
   /** Host-name upstreams are resolved again this often (sooner when the records' TTL is shorter). */
   readonly resolveInterval: number;
+  /** Headers set, added or removed on requests to this pool and on its responses. */
+  readonly headers?: HeaderPolicy;
 }
 
 export interface RouteConfig {
@@ -72,6 +75,8 @@ export interface RouteConfig {
   /** Replaces pathPrefix in the upstream request's path. */
   readonly rewritePrefix?: string;
   readonly pool: string;
+  /** Headers set, added or removed on this route's requests and responses (after the pool's). */
+  readonly headers?: HeaderPolicy;
 }
 
 /** Inbound TLS of a listener: file paths, re-read when they change. */
@@ -102,4 +107,6 @@ export interface ProxyConfig {
   readonly pools: ReadonlyMap<string, PoolConfig>;
   /** Keep incoming X-Forwarded-* (append to X-Forwarded-For) instead of replacing them. */
   readonly trustForwarded: boolean;
+  /** Give requests without an X-Request-Id one (passed upstream and logged). */
+  readonly requestId: boolean;
 }

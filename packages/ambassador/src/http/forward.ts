@@ -4,6 +4,7 @@
 // reached the client, so another upstream may be tried) is told apart from a response cut short.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { applyOps, type HeaderContext, type HeaderOps } from './header-policy.ts';
 
 export interface AttemptEvents {
   /** No response head arrived: nothing was sent to the client. */
@@ -25,6 +26,13 @@ export interface AttemptRequest {
   readonly readTimeout: number;
   /** From now on responses ask the client to close its connection. */
   readonly close: boolean;
+  readonly responseHeaders?: ResponseHeaderPolicy;
+}
+
+/** The pool's and route's response header ops, and the values their templates use. */
+export interface ResponseHeaderPolicy {
+  readonly ops: readonly HeaderOps[];
+  readonly ctx: HeaderContext;
 }
 
 /** Response headers a proxy must not pass on (RFC 9110 §7.6.1); Node frames the body itself. */
@@ -92,6 +100,8 @@ export function forward(
       started = true;
       events.head(status);
       const h = clientHeaders(headers as IncomingHttpHeaders, request.close);
+      const policy = request.responseHeaders;
+      if (policy) for (const ops of policy.ops) applyOps(h, ops, policy.ctx);
       if (request.close) res.shouldKeepAlive = false;
       try {
         res.writeHead(status, statusMessage || undefined, h);

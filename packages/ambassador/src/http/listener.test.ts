@@ -516,6 +516,82 @@ describe('HTTP listener', () => {
     });
   });
 
+  describe('header policy and request ids', () => {
+    let amb: TestAmbassador;
+    let seen: Record<string, string | string[] | undefined> = {};
+    let o: Origin;
+    beforeAll(async () => {
+      o = await startOrigin((req, res) => {
+        seen = req.headers;
+        res.setHeader('server', 'legacy/1.0');
+        res.setHeader('x-powered-by', 'php');
+        res.end('ok');
+      });
+      const { file } = await import('../test-files.ts').then((m) =>
+        m.writeConfig(`
+  listeners:
+    - name: web
+      port: 0
+      routes:
+        - pathPrefix: /api
+          pool: app
+          headers:
+            request: { set: { X-Tier: api }, remove: [X-Debug] }
+            response: { set: { Cache-Control: no-store } }
+        - { pool: app }
+  pools:
+    app:
+      upstreams: [${o.url}]
+      headers:
+        request:
+          set: { X-Tier: web, X-Client: "\${client_ip} via \${scheme}", X-Trace: "req-\${request_id}" }
+          add: { Via: 1.1 ambassador }
+        response:
+          set: { Strict-Transport-Security: max-age=63072000 }
+          remove: [Server, X-Powered-By]
+  `),
+      );
+      amb = await startAmbassador({ AMBASSADOR_CONFIG: file });
+    });
+    afterAll(async () => {
+      await amb.stop();
+      await o.close();
+    });
+
+    it("applies the pool's, then the route's, on requests and responses", async () => {
+      const r = await get(`${amb.url}/page`, { headers: { 'x-debug': '1', via: '1.0 client' } });
+      expect(seen['x-tier']).toBe('web');
+      expect(seen['x-client']).toBe('127.0.0.1 via http');
+      expect(seen['x-trace']).toBe(`req-${seen['x-request-id']}`);
+      expect(seen.via).toBe('1.0 client, 1.1 ambassador');
+      expect(seen['x-debug']).toBe('1');
+      expect(r.headers['strict-transport-security']).toBe('max-age=63072000');
+      expect(r.headers.server).toBeUndefined();
+      expect(r.headers['x-powered-by']).toBeUndefined();
+      const api = await get(`${amb.url}/api/x`, { headers: { 'x-debug': '1' } });
+      expect(seen['x-tier']).toBe('api');
+      expect(seen['x-debug']).toBeUndefined();
+      expect(api.headers['cache-control']).toBe('no-store');
+      expect(api.headers['strict-transport-security']).toBe('max-age=63072000');
+    });
+
+    it('gives a request an X-Request-Id, keeps a sane one it was given, and logs it', async () => {
+      await get(`${amb.url}/id`);
+      const generated = seen['x-request-id'] as string;
+      expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+      await get(`${amb.url}/id`, { headers: { 'x-request-id': 'abc-123' } });
+      expect(seen['x-request-id']).toBe('abc-123');
+      await get(`${amb.url}/id`, { headers: { 'x-request-id': 'bad id with spaces' } });
+      expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      await waitFor('the access log lines', () => amb.access.filter((e) => e.path === '/id').length === 3);
+      expect(amb.access.filter((e) => e.path === '/id').map((e) => e.requestId)).toEqual([
+        generated,
+        'abc-123',
+        seen['x-request-id'],
+      ]);
+    });
+  });
+
   describe('hardening', () => {
     let amb: TestAmbassador;
     let o: Origin;

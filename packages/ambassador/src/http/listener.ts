@@ -23,7 +23,8 @@ import type { ProxyState } from '../state.ts';
 import type { TlsTerminator } from '../tls-terminate.ts';
 import type { ListenerConfig } from '../types.ts';
 import { describeFailure, plain } from './answers.ts';
-import { forward } from './forward.ts';
+import { forward, type ResponseHeaderPolicy } from './forward.ts';
+import { applyOps, type HeaderContext } from './header-policy.ts';
 import { upstreamHeaders } from './request-headers.ts';
 import { bareHost, matchRoute, rewritePath, routeLabel } from './route.ts';
 import { requestTarget } from './target.ts';
@@ -63,6 +64,9 @@ interface Exchange {
   upstreamPath: string;
   headers: string[];
   hasBody: boolean;
+  requestId: string;
+  /** Header policy for the response, when the pool or route has one. */
+  responseHeaders: ResponseHeaderPolicy | undefined;
   upstream: Upstream | undefined;
   /** The current attempt's upstream counts this request in flight. */
   holding: boolean;
@@ -102,7 +106,11 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
         target.openProxy ? 'open_proxy' : 'bad_request',
       );
 
-    const headers = upstreamHeaders(req, { trust: state.config.trustForwarded, proto }, target.host);
+    const headers = upstreamHeaders(
+      req,
+      { trust: state.config.trustForwarded, proto, requestId: state.config.requestId },
+      target.host,
+    );
     if (!headers.ok)
       return refuse(
         ex,
@@ -112,6 +120,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
       );
 
     ex.hasBody = headers.hasBody;
+    ex.requestId = headers.requestId;
     const route = matchRoute(routes, headers.host, target.path);
     if (!route)
       return refuse(
@@ -129,6 +138,19 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     if (pool.config.hostHeader === 'upstream') replaceHost(ex.headers, undefined);
     if (route.rewritePrefix === '/' && route.pathPrefix !== '/')
       ex.headers.push('x-forwarded-prefix', route.pathPrefix.replace(/\/$/, ''));
+    // Header policy: the pool's, then the route's (the more specific one wins a `set`).
+    const policies = [pool.config.headers, route.headers].filter((p) => p !== undefined);
+    if (policies.length > 0) {
+      const ctx: HeaderContext = {
+        client_ip: headers.clientIp,
+        request_id: headers.requestId,
+        host: headers.host ?? '',
+        scheme: proto,
+      };
+      for (const p of policies) if (p.request) applyOps(ex.headers, p.request, ctx);
+      const response = policies.flatMap((p) => (p.response ? [p.response] : []));
+      if (response.length > 0) ex.responseHeaders = { ops: response, ctx };
+    }
 
     pool.noteRequest();
     const picked = pool.pick();
@@ -151,6 +173,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
         body: ex.hasBody ? ex.req : null,
         readTimeout: pool.config.readTimeout,
         close: draining,
+        responseHeaders: ex.responseHeaders,
       },
       ex.res,
       {
@@ -232,6 +255,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
       bytes: ex.bytes,
       durationMs: Math.round(ms * 1000) / 1000,
       retries: ex.retries,
+      ...(ex.requestId ? { requestId: ex.requestId } : {}),
       ...(ex.error ? { error: ex.error } : {}),
     });
   };
@@ -249,6 +273,8 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     upstreamPath: '/',
     headers: [],
     hasBody: false,
+    requestId: '',
+    responseHeaders: undefined,
     upstream: undefined,
     holding: false,
     tried: undefined,

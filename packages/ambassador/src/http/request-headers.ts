@@ -2,7 +2,10 @@
 // headers dropped (RFC 9110 §7.6.1, plus any the Connection header names), the forwarding family
 // (Forwarded, X-Forwarded-*, X-Real-IP) replaced unless trusted, and requests a proxy must refuse
 // caught here: two Host headers (RFC 9112 §3.2: 400), a transfer coding other than chunked (501).
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+
+const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -24,8 +27,8 @@ export interface ForwardContext {
   readonly proto: 'http' | 'https';
   /** Host header to send instead of the client's (pool `hostHeader: upstream`). */
   readonly hostOverride?: string;
-  /** The path prefix a route rewrote away, for X-Forwarded-Prefix. */
-  readonly prefix?: string;
+  /** Generate an X-Request-Id when the request has none (a valid one is kept). */
+  readonly requestId: boolean;
 }
 
 export type UpstreamHeaders =
@@ -35,6 +38,10 @@ export type UpstreamHeaders =
       readonly headers: string[];
       readonly host: string | undefined;
       readonly hasBody: boolean;
+      /** The request's X-Request-Id, as received or generated ('' when there is none). */
+      readonly requestId: string;
+      /** The client's address (IPv4-mapped IPv6 unwrapped). */
+      readonly clientIp: string;
     }
   | { readonly ok: false; readonly status: 400 | 501; readonly reason: string };
 
@@ -53,10 +60,15 @@ export function upstreamHeaders(req: IncomingMessage, ctx: ForwardContext, host?
   let xff: string | undefined;
   let forwarded: string | undefined;
   const kept: Record<string, string> = {};
+  let requestId = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
-    if (name === 'host') {
+    if (name === 'x-request-id') {
+      // One, short and printable, or it is replaced: it ends up in logs and other systems' headers.
+      if (requestId !== '' || !REQUEST_ID.test(value)) continue;
+      requestId = value;
+    } else if (name === 'host') {
       hosts++;
       clientHost = value;
       continue;
@@ -107,6 +119,11 @@ export function upstreamHeaders(req: IncomingMessage, ctx: ForwardContext, host?
   const upstreamHost = ctx.hostOverride ?? effectiveHost;
   if (upstreamHost !== undefined) out.push('host', upstreamHost);
 
+  if (requestId === '' && ctx.requestId) {
+    requestId = randomUUID();
+    out.push('x-request-id', requestId);
+  }
+
   const socket = req.socket;
   const raddr = socket.remoteAddress ?? 'unknown';
   const addr = raddr.startsWith('::ffff:') ? raddr.slice(7) : raddr;
@@ -118,9 +135,7 @@ export function upstreamHeaders(req: IncomingMessage, ctx: ForwardContext, host?
     out.push('x-forwarded-host', effectiveHost);
   if (kept['x-forwarded-port'] === undefined && socket.localPort !== undefined)
     out.push('x-forwarded-port', String(socket.localPort));
-  if (ctx.prefix !== undefined && kept['x-forwarded-prefix'] === undefined)
-    out.push('x-forwarded-prefix', ctx.prefix);
-  return { ok: true, headers: out, host: effectiveHost, hasBody };
+  return { ok: true, headers: out, host: effectiveHost, hasBody, requestId, clientIp: addr };
 }
 
 /** RFC 7239 §6: an IPv6 address is quoted and bracketed. */

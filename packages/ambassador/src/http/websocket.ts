@@ -37,7 +37,11 @@ export function createWebSocketProxy(
       return refuse(400, `bad request: ${target.reason}`, target.openProxy ? 'open_proxy' : 'bad_request');
     const headers = upstreamHeaders(
       req,
-      { trust: state.config.trustForwarded, proto: 'encrypted' in req.socket ? 'https' : 'http' },
+      {
+        trust: state.config.trustForwarded,
+        proto: 'encrypted' in req.socket ? 'https' : 'http',
+        requestId: state.config.requestId,
+      },
       target.host,
     );
     if (!headers.ok) return refuse(headers.status, headers.reason, 'bad_request');
