@@ -239,11 +239,11 @@ pools: { p: { upstreams: [http://a:1] } }`),
     expect(() => withHeaders('{ request: { set: { Content-Length: "0" } } }')).toThrow(
       /amb.yaml:2 pools.p.headers.request.set.Content-Length: "Content-Length" belongs to the proxy/,
     );
-    expect(() => withHeaders('{ request: { set: { X-A: "${secret}" } } }')).toThrow(
+    expect(() => withHeaders(`{ request: { set: { X-A: "\${secret}" } } }`)).toThrow(
       /unknown variable \$\{secret\}/,
     );
     expect(() => withHeaders('{ response: { remove: ["bad name"] } }')).toThrow(/is not a header name/);
-    expect(() => withHeaders('{ request: { add: { X-A: "${client_ip}" } } }')).not.toThrow();
+    expect(() => withHeaders(`{ request: { add: { X-A: "\${client_ip}" } } }`)).not.toThrow();
   });
 
   it('reports unknown keys and YAML syntax errors with their line', () => {
