@@ -4,7 +4,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDuration } from '@multipod/service';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { type AccessConfig, AccessControl, blockListOf } from './http/access-control.ts';
+import { type CredentialsConfig, OutboundCredentials } from './http/credentials.ts';
 import { type HeaderOps, headerNameProblem, parseTemplate } from './http/header-policy.ts';
+import type { RateLimitConfig } from './http/rate-limit.ts';
 import { normaliseTarget } from './http/route-path.ts';
 import { keyPairProblem, pemProblem } from './tls.ts';
 import { loadCertificates, TlsLoadError } from './tls-terminate.ts';
@@ -95,12 +98,70 @@ const headersSchema = z.strictObject({
   response: headerOpsSchema.optional(),
 });
 
+const rateLimitSchema = z
+  .strictObject({
+    requestsPerSecond: z.number().positive().max(1_000_000),
+    burst: z.number().int().min(1).max(10_000_000).optional(),
+    perClient: z.boolean().optional(),
+    maxClients: z.number().int().min(1).max(1_000_000).optional(),
+  })
+  .transform(
+    (r): RateLimitConfig => ({
+      requestsPerSecond: r.requestsPerSecond,
+      burst: r.burst ?? Math.max(1, Math.ceil(r.requestsPerSecond)),
+      perClient: r.perClient ?? false,
+      maxClients: r.maxClients ?? 10_000,
+    }),
+  );
+
+const accessFields = {
+  allow: z
+    .array(z.string())
+    .min(1)
+    .superRefine((list, ctx) => {
+      try {
+        blockListOf(list);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .optional(),
+  auth: z
+    .strictObject({
+      basic: z
+        .strictObject({ htpasswdFile: z.string().min(1), realm: z.string().min(1).optional() })
+        .optional(),
+      jwt: z
+        .strictObject({
+          jwksFile: z.string().min(1),
+          issuer: z.string().min(1).optional(),
+          audience: z.string().min(1).optional(),
+        })
+        .optional(),
+    })
+    .refine((a) => (a.basic === undefined) !== (a.jwt === undefined), 'give one of basic or jwt')
+    .optional(),
+  rateLimit: rateLimitSchema.optional(),
+};
+
+const credentialsSchema = z.union([
+  z.strictObject({
+    header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name'),
+    file: z.string().min(1),
+    prefix: z.string().optional(),
+  }),
+  z.strictObject({
+    basic: z.strictObject({ usernameFile: z.string().min(1), passwordFile: z.string().min(1) }),
+  }),
+]);
+
 const poolSchema = z.strictObject({
   balance: z.enum(['round-robin', 'least-requests']).optional(),
   hostHeader: z.enum(['keep', 'upstream']).optional(),
   upstreams: z.array(upstreamSchema).min(1),
   resolveInterval: durationField.optional(),
   headers: headersSchema.optional(),
+  credentials: credentialsSchema.optional(),
   healthCheck: healthCheckSchema.optional(),
   ejection: z
     .strictObject({
@@ -149,6 +210,7 @@ const routeSchema = z.strictObject({
   rewritePrefix: z.string().startsWith('/').optional(),
   pool: z.string().min(1),
   headers: headersSchema.optional(),
+  ...accessFields,
 });
 
 const certificateSchema = z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) });
@@ -174,6 +236,7 @@ const listenerSchema = z.strictObject({
   pool: z.string().min(1).optional(),
   tls: listenerTlsSchema.optional(),
   redirectToHttps: z.number().int().min(1).max(65535).optional(),
+  ...accessFields,
 });
 
 const fileSchema = z.strictObject({
@@ -244,6 +307,39 @@ export function parseConfigFile(
     throw new ConfigFileError(problems.join('\n'));
   }
   const raw: FileShape = parsed.data;
+  /** Files named in the config are relative to the config file's folder. */
+  const relative = (f: string) => (isAbsolute(f) ? f : resolve(dirname(file), f));
+
+  /** A listener's or route's allowlist, authentication and rate limit; their files checked now. */
+  const accessOf = (
+    x: { allow?: string[]; auth?: FileShape['listeners'][number]['auth']; rateLimit?: RateLimitConfig },
+    path: Path,
+  ): { access?: AccessConfig; rateLimit?: RateLimitConfig } => {
+    const out: { access?: AccessConfig; rateLimit?: RateLimitConfig } = {};
+    if (x.rateLimit) out.rateLimit = x.rateLimit;
+    if (x.allow || x.auth) {
+      const access: AccessConfig = {
+        ...(x.allow ? { allow: x.allow } : {}),
+        ...(x.auth?.basic
+          ? {
+              basic: {
+                htpasswdFile: relative(x.auth.basic.htpasswdFile),
+                realm: x.auth.basic.realm ?? 'multipod',
+              },
+            }
+          : {}),
+        ...(x.auth?.jwt ? { jwt: { ...x.auth.jwt, jwksFile: relative(x.auth.jwt.jwksFile) } } : {}),
+      };
+      try {
+        new AccessControl(access);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException & { path?: string };
+        at([...path, 'auth'], `${access.basic?.htpasswdFile ?? access.jwt?.jwksFile}: ${e.message}`);
+      }
+      out.access = access;
+    }
+    return out;
+  };
 
   const pools = new Map<string, PoolConfig>();
   for (const [name, p] of Object.entries(raw.pools)) {
@@ -286,6 +382,28 @@ export function parseConfigFile(
       const problem = keyPairProblem(tls.cert, tls.key);
       if (problem) at([...base, 'tls', 'keyFile'], problem);
     }
+    let credentials: CredentialsConfig | undefined;
+    if (p.credentials) {
+      credentials =
+        'basic' in p.credentials
+          ? {
+              basic: {
+                usernameFile: relative(p.credentials.basic.usernameFile),
+                passwordFile: relative(p.credentials.basic.passwordFile),
+              },
+            }
+          : {
+              header: p.credentials.header,
+              file: relative(p.credentials.file),
+              prefix: p.credentials.prefix ?? '',
+            };
+      try {
+        new OutboundCredentials(credentials);
+      } catch (err) {
+        at([...base, 'credentials'], (err as Error).message);
+      }
+      if (kinds.has('tcp')) at([...base, 'credentials'], 'credentials are for HTTP pools');
+    }
     let healthCheck: HealthCheckConfig | undefined = defaults.healthCheck;
     if (p.healthCheck) {
       const hc = p.healthCheck;
@@ -320,6 +438,7 @@ export function parseConfigFile(
       hostHeader: p.hostHeader ?? defaults.hostHeader,
       resolveInterval: p.resolveInterval ?? defaults.resolveInterval,
       ...(p.headers ? { headers: p.headers } : {}),
+      ...(credentials ? { credentials } : {}),
     });
   }
 
@@ -349,6 +468,9 @@ export function parseConfigFile(
         );
       if (l.redirectToHttps !== undefined)
         at([...base, 'redirectToHttps'], 'only an http listener redirects');
+      for (const k of ['allow', 'auth', 'rateLimit'] as const)
+        if (l[k] !== undefined)
+          at([...base, k], 'for http listeners (a tcp listener has no requests to check)');
     } else if (l.redirectToHttps !== undefined) {
       if (l.routes !== undefined || l.pool !== undefined)
         at([...base, 'redirectToHttps'], 'a redirecting listener has no routes or pool');
@@ -369,15 +491,14 @@ export function parseConfigFile(
     }
     let tls: ListenerTlsConfig | undefined;
     if (l.tls) {
-      const rel = (f: string) => (isAbsolute(f) ? f : resolve(dirname(file), f));
       tls = {
         certificates: (l.tls.certificates ?? [{ certFile: l.tls.certFile!, keyFile: l.tls.keyFile! }]).map(
           (c) => ({
-            certFile: rel(c.certFile),
-            keyFile: rel(c.keyFile),
+            certFile: relative(c.certFile),
+            keyFile: relative(c.keyFile),
           }),
         ),
-        clientCaFile: l.tls.clientCaFile === undefined ? undefined : rel(l.tls.clientCaFile),
+        clientCaFile: l.tls.clientCaFile === undefined ? undefined : relative(l.tls.clientCaFile),
       };
       try {
         loadCertificates(tls, readFile);
@@ -393,14 +514,16 @@ export function parseConfigFile(
       protocol,
       ...(tls ? { tls } : {}),
       ...(l.redirectToHttps !== undefined ? { redirectToHttps: l.redirectToHttps } : {}),
+      ...accessOf(l, base),
       routes:
         protocol === 'http'
-          ? (l.routes ?? (l.pool !== undefined ? [{ pool: l.pool }] : [])).map((r) => ({
+          ? (l.routes ?? (l.pool !== undefined ? [{ pool: l.pool }] : [])).map((r, j) => ({
               host: 'host' in r ? r.host?.toLowerCase() : undefined,
               pathPrefix: ('pathPrefix' in r ? r.pathPrefix : undefined) ?? '/',
               rewritePrefix: 'rewritePrefix' in r ? r.rewritePrefix : undefined,
               pool: r.pool,
               ...('headers' in r && r.headers ? { headers: r.headers } : {}),
+              ...(l.routes ? accessOf(r as (typeof l.routes)[number], [...base, 'routes', j]) : {}),
             }))
           : [],
       pool: protocol === 'tcp' ? l.pool : undefined,

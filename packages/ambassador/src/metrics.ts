@@ -18,6 +18,8 @@ export class Metrics {
   readonly rejected: Counter<'listener' | 'reason'>;
   readonly tlsHandshakeErrors: Counter<'listener'>;
   readonly resolutions: Counter<'pool' | 'result'>;
+  readonly rateLimited: Counter<'listener' | 'route'>;
+  readonly accessDenied: Counter<'listener' | 'reason'>;
   readonly tlsReloads: Counter<'listener' | 'result'>;
   readonly certificateExpiry: Gauge<'listener' | 'certificate'>;
   /** Label children by listener and upstream, then by code: no label hashing per request. */
@@ -104,6 +106,18 @@ export class Metrics {
     this.rejected = new Counter({
       name: 'ambassador_rejected_requests_total',
       help: 'Requests refused before any upstream: bad_request, open_proxy, no_route, no_upstream.',
+      labelNames: ['listener', 'reason'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'ambassador_rate_limited_total',
+      help: 'Requests answered 429 by a rate limit, by listener and route ("" for the listener\'s own limit).',
+      labelNames: ['listener', 'route'],
+      registers,
+    });
+    this.accessDenied = new Counter({
+      name: 'ambassador_access_denied_total',
+      help: 'Requests refused by access control: not_allowed (403), no_credentials, bad_credentials (401), busy (429).',
       labelNames: ['listener', 'reason'],
       registers,
     });

@@ -116,8 +116,10 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
       );
     },
   };
+  const onFileError = (file: string, err: Error) =>
+    log.error({ file, err: err.message }, 'cannot re-read a file; keeping its last good value');
   const build = (c: ProxyConfig, previous?: ProxyState) =>
-    buildState(c, { previous, now, events, resolver, discoveryEvents });
+    buildState(c, { previous, now, events, resolver, discoveryEvents, onFileError });
   /** Starts a state's checks and discovery; waits (a little) for the first resolution of its names. */
   const activate = async (st: ProxyState) => {
     for (const c of st.checkers) c.start();

@@ -1,6 +1,9 @@
 // The proxy's whole configuration as one frozen value: what the env (simple form) or the YAML file
 // (full form) turn into, and what a reload swaps atomically.
+import type { AccessConfig } from './http/access-control.ts';
+import type { CredentialsConfig } from './http/credentials.ts';
 import type { HeaderPolicy } from './http/header-policy.ts';
+import type { RateLimitConfig } from './http/rate-limit.ts';
 
 export type Balance = 'round-robin' | 'least-requests';
 
@@ -66,6 +69,8 @@ export interface PoolConfig {
   readonly resolveInterval: number;
   /** Headers set, added or removed on requests to this pool and on its responses. */
   readonly headers?: HeaderPolicy;
+  /** A credential added to every request to this pool (outbound), from Secret files. */
+  readonly credentials?: CredentialsConfig;
 }
 
 export interface RouteConfig {
@@ -77,6 +82,9 @@ export interface RouteConfig {
   readonly pool: string;
   /** Headers set, added or removed on this route's requests and responses (after the pool's). */
   readonly headers?: HeaderPolicy;
+  /** Who may use this route (after the listener's own check). */
+  readonly access?: AccessConfig;
+  readonly rateLimit?: RateLimitConfig;
 }
 
 /** Inbound TLS of a listener: file paths, re-read when they change. */
@@ -96,6 +104,10 @@ export interface ListenerConfig {
   readonly tls?: ListenerTlsConfig;
   /** HTTP only: answer every request with a 308 to https:// on this port instead of proxying. */
   readonly redirectToHttps?: number;
+  /** HTTP: who may use this listener at all (allowlist, basic auth or JWT). */
+  readonly access?: AccessConfig;
+  /** HTTP: requests per second over the whole listener (or per client). */
+  readonly rateLimit?: RateLimitConfig;
   /** HTTP: first match wins. */
   readonly routes: readonly RouteConfig[];
   /** TCP: the pool every connection goes to. */

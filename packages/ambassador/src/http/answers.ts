@@ -2,9 +2,16 @@
 // HTML page and never a hang. Gateway failures are told apart by the error's code, not its text.
 import type { ServerResponse } from 'node:http';
 
-export function plain(res: ServerResponse, status: number, text: string, close = false): void {
+export function plain(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  close = false,
+  headers: Record<string, string> = {},
+): void {
   const body = `${status} ${text}\n`;
   res.writeHead(status, {
+    ...headers,
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',

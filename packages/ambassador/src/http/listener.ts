@@ -19,9 +19,10 @@ import { afterClose, type Logger, rawResponse, refusalFor, refuseVersion } from 
 import type { AccessLog } from '../access-log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Pool, Upstream } from '../pool.ts';
-import type { ProxyState } from '../state.ts';
+import type { Guard, ProxyState } from '../state.ts';
 import type { TlsTerminator } from '../tls-terminate.ts';
 import type { ListenerConfig } from '../types.ts';
+import { IDENTITY_HEADER } from './access-control.ts';
 import { describeFailure, plain } from './answers.ts';
 import { forward, type ResponseHeaderPolicy } from './forward.ts';
 import { applyOps, type HeaderContext } from './header-policy.ts';
@@ -121,41 +122,90 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
 
     ex.hasBody = headers.hasBody;
     ex.requestId = headers.requestId;
-    const route = matchRoute(routes, headers.host, target.path);
-    if (!route)
-      return refuse(
-        ex,
-        404,
-        `not found: no route for ${headers.host ?? ''}${target.path.split('?', 1)[0]}`,
-        'no_route',
-      );
-
-    const pool = state.pools.get(route.pool)!;
-    ex.route = routeLabel(route);
-    ex.pool = pool;
-    ex.upstreamPath = rewritePath(route, target.path);
     ex.headers = headers.headers;
-    if (pool.config.hostHeader === 'upstream') replaceHost(ex.headers, undefined);
-    if (route.rewritePrefix === '/' && route.pathPrefix !== '/')
-      ex.headers.push('x-forwarded-prefix', route.pathPrefix.replace(/\/$/, ''));
-    // Header policy: the pool's, then the route's (the more specific one wins a `set`).
-    const policies = [pool.config.headers, route.headers].filter((p) => p !== undefined);
-    if (policies.length > 0) {
-      const ctx: HeaderContext = {
-        client_ip: headers.clientIp,
-        request_id: headers.requestId,
-        host: headers.host ?? '',
-        scheme: proto,
-      };
-      for (const p of policies) if (p.request) applyOps(ex.headers, p.request, ctx);
-      const response = policies.flatMap((p) => (p.response ? [p.response] : []));
-      if (response.length > 0) ex.responseHeaders = { ops: response, ctx };
-    }
+    const clientIp = headers.clientIp;
 
-    pool.noteRequest();
-    const picked = pool.pick();
-    if (!picked.upstream) return refuse(ex, 503, `service unavailable: ${picked.reason}`, 'no_upstream');
-    attempt(ex, picked.upstream);
+    const listenerConfig = state.config.listeners.find((l) => l.name === name);
+    guarded(ex, state.guards.get(listenerConfig!), clientIp, '', () => {
+      const route = matchRoute(routes, headers.host, target.path);
+      if (!route)
+        return refuse(
+          ex,
+          404,
+          `not found: no route for ${headers.host ?? ''}${target.path.split('?', 1)[0]}`,
+          'no_route',
+        );
+      ex.route = routeLabel(route);
+      guarded(ex, state.guards.get(route), clientIp, ex.route, () => {
+        const pool = state.pools.get(route.pool)!;
+        ex.pool = pool;
+        ex.upstreamPath = rewritePath(route, target.path);
+        if (pool.config.hostHeader === 'upstream') replaceHost(ex.headers, undefined);
+        if (route.rewritePrefix === '/' && route.pathPrefix !== '/')
+          ex.headers.push('x-forwarded-prefix', route.pathPrefix.replace(/\/$/, ''));
+        // Header policy: the pool's, then the route's (the more specific one wins a `set`).
+        const policies = [pool.config.headers, route.headers].filter((p) => p !== undefined);
+        if (policies.length > 0) {
+          const ctx: HeaderContext = {
+            client_ip: clientIp,
+            request_id: headers.requestId,
+            host: headers.host ?? '',
+            scheme: proto,
+          };
+          for (const p of policies) if (p.request) applyOps(ex.headers, p.request, ctx);
+          const response = policies.flatMap((p) => (p.response ? [p.response] : []));
+          if (response.length > 0) ex.responseHeaders = { ops: response, ctx };
+        }
+        // The pool's own credential, last: nothing the app or a policy sent can replace it.
+        state.credentials.get(pool.name)?.apply(ex.headers);
+
+        pool.noteRequest();
+        const picked = pool.pick();
+        if (!picked.upstream) return refuse(ex, 503, `service unavailable: ${picked.reason}`, 'no_upstream');
+        attempt(ex, picked.upstream);
+      });
+    });
+  };
+
+  /**
+   * A listener's or route's guard: its rate limit (cheap, first: it also bounds guessing), then
+   * its access control (may wait for bcrypt or a signature check). `next` runs when both pass.
+   */
+  const guarded = (
+    ex: Exchange,
+    guard: Guard | undefined,
+    clientIp: string,
+    route: string,
+    next: () => void,
+  ) => {
+    if (!guard) return next();
+    if (guard.limit) {
+      const wait = guard.limit.take(clientIp);
+      if (wait !== undefined) {
+        deps.metrics.rateLimited.inc({ listener: name, route });
+        return refuse(ex, 429, 'too many requests: over the rate limit', 'rate_limited', {
+          'retry-after': String(wait),
+        });
+      }
+    }
+    if (!guard.access) return next();
+    guard.access
+      .check(clientIp, headerValue(ex.headers, 'authorization'))
+      .then((verdict) => {
+        if (ex.over) return;
+        if (!verdict.ok) {
+          deps.metrics.accessDenied.inc({ listener: name, reason: verdict.reason });
+          return refuse(ex, verdict.status, verdict.text, 'access_denied', verdict.headers);
+        }
+        // Who passed, in a header the client cannot set itself.
+        removeHeader(ex.headers, IDENTITY_HEADER);
+        if (verdict.identity !== undefined) ex.headers.push(IDENTITY_HEADER, verdict.identity);
+        next();
+      })
+      .catch((err: Error) => {
+        deps.log.error({ listener: name, err: err.message }, 'access check failed');
+        if (!ex.over) refuse(ex, 500, 'internal error: the access check failed', 'access_denied');
+      });
   };
 
   const attempt = (ex: Exchange, u: Upstream) => {
@@ -293,7 +343,13 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     }
   };
 
-  const answer = (ex: Exchange, status: number, text: string, close = false) => {
+  const answer = (
+    ex: Exchange,
+    status: number,
+    text: string,
+    close = false,
+    headers: Record<string, string> = {},
+  ) => {
     ex.status = status;
     ex.error = text;
     if (ex.res.headersSent) {
@@ -301,13 +357,19 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
       return;
     }
     // A request body nobody read would be taken for the next request: close instead.
-    plain(ex.res, status, text, close || draining || (ex.hasBody && !ex.req.complete));
+    plain(ex.res, status, text, close || draining || (ex.hasBody && !ex.req.complete), headers);
   };
 
   /** A request refused before any upstream; a malformed one also ends its connection (as nginx). */
-  const refuse = (ex: Exchange, status: number, text: string, reason: string) => {
+  const refuse = (
+    ex: Exchange,
+    status: number,
+    text: string,
+    reason: string,
+    headers?: Record<string, string>,
+  ) => {
     deps.metrics.rejected.inc({ listener: name, reason });
-    answer(ex, status, text, status !== 404 && status !== 503);
+    answer(ex, status, text, status === 400 || status === 501 || status === 505, headers);
   };
 
   /** A plain-HTTP listener that only sends clients to HTTPS (308 keeps the method and body). */
@@ -386,6 +448,17 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
       draining = true;
     },
   };
+}
+
+/** The first value of a header in a flat header list (names compared case-insensitively). */
+function headerValue(headers: string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) return headers[i + 1];
+  return undefined;
+}
+
+function removeHeader(headers: string[], name: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2)
+    if (headers[i]!.toLowerCase() === name) headers.splice(i, 2);
 }
 
 /** Sets (or, with undefined, removes) the Host header in a flat header list. */
