@@ -52,19 +52,30 @@ export function entryProblem(type: string, path: string, linkpath: string | unde
 }
 
 /** Reads the whole archive (headers and data) and throws ArchiveError at the first problem. */
-export function checkArchive(file: string, limits: ArchiveLimits): Promise<ArchiveSummary> {
+export function checkArchive(
+  file: string,
+  limits: ArchiveLimits,
+  signal?: AbortSignal,
+): Promise<ArchiveSummary> {
   let files = 0;
   let bytes = 0;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const input = createReadStream(file);
     let done = false;
-    const fail = (message: string) => {
+    const stop = (err: Error) => {
       if (done) return;
       done = true;
+      signal?.removeEventListener('abort', onAbort);
       input.destroy();
-      parser.abort(new ArchiveError(message));
-      reject(new ArchiveError(message));
+      parser.abort(err);
+      reject(err);
     };
+    const fail = (message: string) => stop(new ArchiveError(message));
+    // Shutting down: stop reading; the caller is told by the signal's reason.
+    const onAbort = () =>
+      stop(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+    signal?.addEventListener('abort', onAbort, { once: true });
     const parser = new Parser({
       strict: true,
       onReadEntry: (e: ReadEntry) => {
@@ -89,6 +100,7 @@ export function checkArchive(file: string, limits: ArchiveLimits): Promise<Archi
     parser.on('end', () => {
       if (done) return;
       done = true;
+      signal?.removeEventListener('abort', onAbort);
       resolve({ files, bytes });
     });
     input.pipe(parser);

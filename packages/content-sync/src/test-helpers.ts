@@ -202,6 +202,8 @@ export interface TarEntry {
   linkpath?: string;
   /** Size written in the header (defaults to the body's); lets a test lie like a tar bomb does. */
   size?: number;
+  /** Mode bits in the header (default 0644 for files, 0755 for directories). */
+  mode?: number;
 }
 
 /** Builds a .tar.gz with node-tar's Header, byte for byte what a hostile archive may contain. */
@@ -216,7 +218,7 @@ export function makeTarGz(entries: TarEntry[]): Buffer {
       path: e.path,
       type,
       size,
-      mode: type === 'Directory' ? 0o755 : 0o644,
+      mode: e.mode ?? (type === 'Directory' ? 0o755 : 0o644),
       mtime: new Date(1_700_000_000_000),
       linkpath: e.linkpath ?? '',
       uid: 0,
