@@ -45,9 +45,14 @@ export interface Deployment {
   restartCount(pod: string, container: string): Promise<number>;
   /**
    * Stops every container of the pod the way the kubelet does on deletion (SIGTERM, then SIGKILL
-   * after `graceSeconds`) and returns each container's exit code and how long the stop took.
+   * after `graceSeconds`; regular containers at once, native sidecars after them in reverse start
+   * order) and returns each container's exit code, how long the stop took, and, where the engine
+   * records it, the containers in the order they exited.
    */
-  stopPod(pod: string, graceSeconds: number): Promise<{ exitCodes: Record<string, number>; ms: number }>;
+  stopPod(
+    pod: string,
+    graceSeconds: number,
+  ): Promise<{ exitCodes: Record<string, number>; ms: number; order?: string[] }>;
   /** Deletes one pod of the deployment (e.g. a backend going away). */
   deletePod(pod: string): Promise<void>;
   /** Waits until every container of the pod is running and passes its readiness probe. */

@@ -1,16 +1,28 @@
 // The kind driver: the real target. Creates the cluster from e2e/kind-config.yaml if needed,
 // builds the images with docker (images/Dockerfile, default target: pnpm build inside, distroless
-// runtime), `kind load docker-image`s them, `kubectl apply -k` in a namespace per apply, waits
-// for Ready and port-forwards. Needs a Docker daemon, kind and kubectl (GitHub Actions has them).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+// runtime), loads them into the node as single-platform archives, `kubectl apply -k` in a
+// namespace per apply, waits for Ready and port-forwards. Needs a Docker daemon, kind and kubectl
+// (GitHub Actions has them). The commands are injectable, so the driver's own logic is unit
+// tested with stand-ins that print what kubectl, docker and kind print (src/kind.test.ts).
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { COMPONENTS, imageName } from '../../images/offline.ts';
 import { bringUp, type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
-import { manifestsDir, render, repoRoot } from './render.ts';
+import { PortForward } from './port-forward.ts';
+import { type K8sObject, manifestsDir, render, repoRoot } from './render.ts';
 import { eventually } from './wait.ts';
 
 export const CLUSTER = process.env.E2E_KIND_CLUSTER ?? 'multipod';
-const NODE = `${CLUSTER}-control-plane`;
+
+/** The programs the driver runs; tests replace them with stand-ins. */
+export interface Tools {
+  kubectl: string;
+  docker: string;
+  kind: string;
+}
+const TOOLS: Tools = { kubectl: 'kubectl', docker: 'docker', kind: 'kind' };
 
 function run(
   cmd: string,
@@ -26,88 +38,127 @@ function run(
   });
   if (r.status !== 0 && !opts.allowFail) {
     throw new Error(
-      `${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim()}`,
+      `${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || r.error?.message || '').trim()}`,
     );
   }
   return r.stdout ?? '';
 }
 
+/** The same, without blocking the event loop (stops that run side by side). */
+function runAsync(cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${(stderr || err.message).trim()}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * A fresh namespace can refuse pods for a moment: its `default` ServiceAccount is created by a
+ * controller after the namespace, and pod admission needs it (kubernetes/kubernetes#66689).
+ */
+export async function waitForDefaultServiceAccount(
+  kubectl: string,
+  namespace: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await eventually(
+    async () => {
+      await runAsync(kubectl, ['-n', namespace, 'get', 'serviceaccount', 'default', '-o', 'name'], 20_000);
+    },
+    { timeoutMs, intervalMs: 250, what: `ServiceAccount default in namespace ${namespace}` },
+  );
+}
+
+/**
+ * A kustomization that puts `manifests/<dir>` in `namespace`, written to a temporary folder.
+ * Unlike `kubectl apply -n`, kustomize's namespace also rewrites RoleBinding subjects, so a
+ * ServiceAccount bound in the manifests (adapter-prometheus) is the one in this namespace.
+ */
+export function namespacedKustomization(dir: string, namespace: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), `${namespace}-`));
+  // kustomize takes relative paths only; a directory outside the root is fine.
+  const resource = relative(path, join(manifestsDir, dir));
+  writeFileSync(
+    join(path, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      `namespace: ${namespace}`,
+      'resources:',
+      `  - ${resource}`,
+      '',
+    ].join('\n'),
+  );
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * The order in which the kubelet stops a pod's containers on deletion: every regular container at
+ * once; after they have exited, the native sidecars (init containers with restartPolicy: Always)
+ * one at a time, in the reverse of their start order.
+ */
+export function stopPhases(spec: {
+  containers: { name: string }[];
+  initContainers?: { name: string; restartPolicy?: string }[];
+}): string[][] {
+  const sidecars = (spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name);
+  return [spec.containers.map((c) => c.name), ...sidecars.reverse().map((s) => [s])];
+}
+
+/** A CRI timestamp as crictl prints it (RFC 3339, or nanoseconds) → milliseconds. */
+export function criTime(value: string | number): number {
+  if (typeof value === 'number' || /^\d+$/.test(value)) return Number(value) / 1e6;
+  return Date.parse(value);
+}
+
 let applies = 0;
 
-class KindDeployment implements Deployment {
+export class KindDeployment implements Deployment {
   readonly pods: string[];
   /** kubelet: sync period (1 min, jittered) plus the ConfigMap cache/watch delay. */
   readonly configMapDelayMs = 120_000;
   private readonly ns: string;
-  private readonly forwards = new Map<string, { child: ChildProcess; ports: Map<number, number> }>();
-  private stopping = false;
+  private readonly specs: Map<string, K8sObject>;
+  private readonly tools: Tools;
+  private readonly node: string;
+  private readonly forwards = new Map<string, PortForward>();
 
-  constructor(ns: string, pods: string[]) {
+  constructor(ns: string, pods: K8sObject[], tools: Partial<Tools> = {}, cluster = CLUSTER) {
     this.ns = ns;
-    this.pods = pods;
+    this.pods = pods.map((p) => p.metadata.name);
+    this.specs = new Map(pods.map((p) => [p.metadata.name, p]));
+    this.tools = { ...TOOLS, ...tools };
+    this.node = `${cluster}-control-plane`;
   }
 
-  /**
-   * `kubectl port-forward pod/<name> :p1 :p2…`, one per pod. kubectl may exit when a container
-   * restarts; it is then started again on the same local ports, so URLs stay valid.
-   */
+  /** One supervised `kubectl port-forward` per pod (see port-forward.ts); resolves when it forwards. */
   async forward(pod: string, containerPorts: number[]): Promise<void> {
-    if (containerPorts.length === 0) return;
-    const ports = new Map<number, number>();
-    const start = (spec: string[]) => {
-      const child = spawn('kubectl', ['-n', this.ns, 'port-forward', `pod/${pod}`, ...spec], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout?.on('data', (b: Buffer) => {
-        out += b.toString();
-        for (const m of out.matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g)) {
-          ports.set(Number(m[2]), Number(m[1]));
-        }
-      });
-      child.on('exit', () => {
-        if (this.stopping) return;
-        setTimeout(() => {
-          if (this.stopping) return;
-          // Same local ports once known, so URLs handed out stay valid; else ask again.
-          const known = ports.size === containerPorts.length;
-          start(
-            known
-              ? [...ports].map(([remote, local]) => `${local}:${remote}`)
-              : containerPorts.map((p) => `:${p}`),
-          );
-        }, 500);
-      });
-      this.forwards.set(pod, { child, ports });
-    };
-    start(containerPorts.map((p) => `:${p}`));
-    await eventually(
-      () => {
-        if (ports.size < containerPorts.length)
-          throw new Error(`port-forward ${pod}: not all ports forwarded yet`);
-      },
-      { timeoutMs: 30_000, what: `port-forward to ${pod}` },
-    );
+    if (containerPorts.length === 0 || this.forwards.has(pod)) return;
+    const fwd = new PortForward({ kubectl: this.tools.kubectl, namespace: this.ns, pod, containerPorts });
+    this.forwards.set(pod, fwd);
+    await fwd.start();
   }
 
   url(pod: string, containerPort: number): string {
-    const hostPort = this.forwards.get(pod)?.ports.get(containerPort);
+    const hostPort = this.forwards.get(pod)?.localPort(containerPort);
     if (!hostPort) throw new Error(`pod ${pod}: no port-forward for containerPort ${containerPort}`);
     return `http://127.0.0.1:${hostPort}`;
   }
 
   exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult> {
-    return execResult('kubectl', ['-n', this.ns, 'exec', pod, '-c', container, '--', ...argv]);
+    return execResult(this.tools.kubectl, ['-n', this.ns, 'exec', pod, '-c', container, '--', ...argv]);
   }
 
   async updateConfigMap(name: string, data: Record<string, string>): Promise<void> {
     // A merge patch keeps labels; keys not in `data` are removed with null, as an edited ConfigMap drops them.
-    const current = JSON.parse(run('kubectl', ['-n', this.ns, 'get', 'configmap', name, '-o', 'json'])) as {
-      data?: Record<string, string>;
-    };
+    const current = JSON.parse(
+      run(this.tools.kubectl, ['-n', this.ns, 'get', 'configmap', name, '-o', 'json']),
+    ) as { data?: Record<string, string> };
     const patch: Record<string, string | null> = { ...data };
     for (const key of Object.keys(current.data ?? {})) if (!(key in data)) patch[key] = null;
-    run('kubectl', [
+    run(this.tools.kubectl, [
       '-n',
       this.ns,
       'patch',
@@ -120,29 +171,36 @@ class KindDeployment implements Deployment {
     ]);
   }
 
+  /** `crictl` in the kind node. */
+  private crictl(args: readonly string[]): string {
+    return run(this.tools.docker, ['exec', this.node, 'crictl', ...args]);
+  }
+
+  /** The pod's running containers in the node: name → CRI id. */
+  private containerIds(pod: string): Map<string, string> {
+    const listed = JSON.parse(
+      this.crictl([
+        'ps',
+        '-o',
+        'json',
+        '--label',
+        `io.kubernetes.pod.name=${pod}`,
+        '--label',
+        `io.kubernetes.pod.namespace=${this.ns}`,
+      ]),
+    ) as { containers?: { id: string; metadata: { name: string } }[] };
+    return new Map((listed.containers ?? []).map((c) => [c.metadata.name, c.id]));
+  }
+
   async killContainer(pod: string, container: string): Promise<void> {
-    // crictl inside the kind node: stop with no grace = SIGKILL, as an OOM kill or crash would.
-    const id = run('docker', [
-      'exec',
-      NODE,
-      'crictl',
-      'ps',
-      '-q',
-      '--name',
-      `^${container}$`,
-      '--label',
-      `io.kubernetes.pod.name=${pod}`,
-      '--label',
-      `io.kubernetes.pod.namespace=${this.ns}`,
-    ])
-      .trim()
-      .split('\n')[0];
-    if (!id) throw new Error(`${pod}/${container}: no running container found in ${NODE}`);
-    run('docker', ['exec', NODE, 'crictl', 'stop', '--timeout', '0', id]);
+    // Stop with no grace = SIGKILL, as an OOM kill or crash would.
+    const id = this.containerIds(pod).get(container);
+    if (!id) throw new Error(`${pod}/${container}: no running container found in ${this.node}`);
+    this.crictl(['stop', '--timeout', '0', id]);
   }
 
   async restartCount(pod: string, container: string): Promise<number> {
-    const status = JSON.parse(run('kubectl', ['-n', this.ns, 'get', 'pod', pod, '-o', 'json'])) as {
+    const status = JSON.parse(run(this.tools.kubectl, ['-n', this.ns, 'get', 'pod', pod, '-o', 'json'])) as {
       status: {
         containerStatuses?: { name: string; restartCount: number }[];
         initContainerStatuses?: { name: string; restartCount: number }[];
@@ -155,47 +213,52 @@ class KindDeployment implements Deployment {
   async stopPod(
     pod: string,
     graceSeconds: number,
-  ): Promise<{ exitCodes: Record<string, number>; ms: number }> {
-    // What the kubelet does on deletion: CRI StopContainer with the grace period, all at once.
-    const ids = run('docker', [
-      'exec',
-      NODE,
-      'crictl',
-      'ps',
-      '-q',
-      '--label',
-      `io.kubernetes.pod.name=${pod}`,
-      '--label',
-      `io.kubernetes.pod.namespace=${this.ns}`,
-    ])
-      .trim()
-      .split('\n')
-      .filter(Boolean);
+  ): Promise<{ exitCodes: Record<string, number>; ms: number; order: string[] }> {
+    // What the kubelet does on deletion (CRI StopContainer with what is left of the grace period),
+    // in its order: regular containers side by side, then native sidecars in reverse start order.
+    const spec = this.specs.get(pod)?.spec;
+    if (!spec) throw new Error(`pod ${pod} is not part of this deployment`);
+    const ids = this.containerIds(pod);
     const started = Date.now();
-    run('docker', ['exec', NODE, 'crictl', 'stop', '--timeout', String(graceSeconds), ...ids]);
+    for (const phase of stopPhases(spec)) {
+      const left = Math.max(1, Math.ceil(graceSeconds - (Date.now() - started) / 1000));
+      await Promise.all(
+        phase
+          .filter((name) => ids.has(name))
+          .map((name) =>
+            runAsync(
+              this.tools.docker,
+              ['exec', this.node, 'crictl', 'stop', '--timeout', String(left), ids.get(name)!],
+              (left + 30) * 1000,
+            ),
+          ),
+      );
+    }
     const ms = Date.now() - started;
     const exitCodes: Record<string, number> = {};
-    for (const id of ids) {
-      const info = JSON.parse(run('docker', ['exec', NODE, 'crictl', 'inspect', id])) as {
-        status: { metadata: { name: string }; exitCode: number };
+    const finished: [string, number][] = [];
+    for (const [name, id] of ids) {
+      const info = JSON.parse(this.crictl(['inspect', id])) as {
+        status: { exitCode: number; finishedAt: string | number };
       };
-      exitCodes[info.status.metadata.name] = info.status.exitCode;
+      exitCodes[name] = info.status.exitCode;
+      finished.push([name, criTime(info.status.finishedAt)]);
     }
-    return { exitCodes, ms };
+    const order = finished.sort((a, b) => a[1] - b[1]).map(([name]) => name);
+    return { exitCodes, ms, order };
   }
 
   async deletePod(pod: string): Promise<void> {
-    const fwd = this.forwards.get(pod);
+    this.forwards.get(pod)?.stop();
     this.forwards.delete(pod);
-    fwd?.child.removeAllListeners('exit');
-    fwd?.child.kill();
-    run('kubectl', ['-n', this.ns, 'delete', 'pod', pod, '--wait=true', '--timeout=60s']);
+    run(this.tools.kubectl, ['-n', this.ns, 'delete', 'pod', pod, '--wait=true', '--timeout=60s']);
     const i = this.pods.indexOf(pod);
     if (i >= 0) this.pods.splice(i, 1);
   }
 
   async waitReady(pod: string, timeoutMs = 180_000): Promise<void> {
-    run('kubectl', [
+    const started = Date.now();
+    run(this.tools.kubectl, [
       '-n',
       this.ns,
       'wait',
@@ -203,53 +266,76 @@ class KindDeployment implements Deployment {
       `pod/${pod}`,
       `--timeout=${Math.ceil(timeoutMs / 1000)}s`,
     ]);
-    // After a container restart the old port-forward may be gone: restart it.
-    const fwd = this.forwards.get(pod);
-    if (fwd && fwd.child.exitCode !== null) {
-      const ports = [...fwd.ports.keys()];
-      await this.forward(pod, ports);
-    }
+    // A container restart may have taken the port-forward down; its supervisor brings it back on
+    // the same ports, and Ready means reachable again.
+    await this.forwards.get(pod)?.ready(Math.max(30_000, timeoutMs - (Date.now() - started)));
   }
 
   async dump(): Promise<string> {
+    const kubectl = this.tools.kubectl;
     const out: string[] = [];
     for (const pod of this.pods) {
       out.push(`===== kubectl describe pod ${pod} =====`);
-      out.push(run('kubectl', ['-n', this.ns, 'describe', 'pod', pod], { allowFail: true }));
+      out.push(run(kubectl, ['-n', this.ns, 'describe', 'pod', pod], { allowFail: true }));
       out.push(`===== logs ${pod} (all containers, current and previous) =====`);
       out.push(
-        run('kubectl', ['-n', this.ns, 'logs', pod, '--all-containers', '--prefix', '--tail=200'], {
+        run(kubectl, ['-n', this.ns, 'logs', pod, '--all-containers', '--prefix', '--tail=200'], {
           allowFail: true,
         }),
       );
       out.push(
         run(
-          'kubectl',
+          kubectl,
           ['-n', this.ns, 'logs', pod, '--all-containers', '--prefix', '--previous', '--tail=100'],
-          {
-            allowFail: true,
-          },
+          { allowFail: true },
         ),
       );
+      const fwd = this.forwards.get(pod);
+      if (fwd) {
+        out.push(`===== kubectl port-forward pod/${pod} (last lines; started ${fwd.starts}×) =====`);
+        out.push(fwd.output());
+      }
     }
     return out.join('\n');
   }
 
   async down(): Promise<void> {
-    this.stopping = true;
-    for (const f of this.forwards.values()) f.child.kill();
+    for (const f of this.forwards.values()) f.stop();
     this.forwards.clear();
-    run('kubectl', ['delete', 'namespace', this.ns, '--wait=true', '--timeout=120s'], { allowFail: true });
+    run(this.tools.kubectl, ['delete', 'namespace', this.ns, '--wait=true', '--timeout=120s'], {
+      allowFail: true,
+    });
   }
+}
+
+/** `docker image save` arguments for one image: only the daemon's platform where it can say so. */
+export function saveArgs(
+  tag: string,
+  file: string,
+  server: { apiVersion: string; os: string; arch: string },
+) {
+  const [major = 0, minor = 0] = server.apiVersion.split('.').map(Number);
+  // `--platform` needs API 1.48 (Docker 28). With the containerd image store (Docker 29's
+  // default) a plain save can name content of other platforms that is not there, and the
+  // node's `ctr import --all-platforms` fails with "content digest … not found" (kind#3795).
+  const platform =
+    major > 1 || (major === 1 && minor >= 48) ? ['--platform', `${server.os}/${server.arch}`] : [];
+  return ['image', 'save', ...platform, '-o', file, tag];
 }
 
 export class KindDriver implements Driver {
   readonly name = 'kind' as const;
+  private readonly tools: Tools;
+
+  constructor(tools: Partial<Tools> = {}) {
+    this.tools = { ...TOOLS, ...tools };
+  }
 
   async prepare(): Promise<void> {
-    const clusters = run('kind', ['get', 'clusters'], { allowFail: true }).split('\n');
+    const { kind, kubectl, docker } = this.tools;
+    const clusters = run(kind, ['get', 'clusters'], { allowFail: true }).split('\n');
     if (!clusters.includes(CLUSTER)) {
-      run('kind', [
+      run(kind, [
         'create',
         'cluster',
         '--name',
@@ -260,36 +346,54 @@ export class KindDriver implements Driver {
         '120s',
       ]);
     }
-    run('kubectl', ['config', 'use-context', `kind-${CLUSTER}`]);
-    for (const c of COMPONENTS) {
-      const tag = imageName(c);
-      run('docker', [
-        'build',
-        '-f',
-        join(repoRoot, 'images/Dockerfile'),
-        '--build-arg',
-        `COMPONENT=${c}`,
-        '-t',
-        tag,
-        repoRoot,
-      ]);
-      run('kind', ['load', 'docker-image', tag, '--name', CLUSTER]);
+    run(kubectl, ['config', 'use-context', `kind-${CLUSTER}`]);
+    const [apiVersion = '', os = 'linux', arch = ''] = run(docker, [
+      'version',
+      '--format',
+      '{{.Server.APIVersion}} {{.Server.Os}} {{.Server.Arch}}',
+    ])
+      .trim()
+      .split(' ');
+    const work = mkdtempSync(join(tmpdir(), 'multipod-kind-images-'));
+    try {
+      for (const c of COMPONENTS) {
+        const tag = imageName(c);
+        run(docker, [
+          'build',
+          '-f',
+          join(repoRoot, 'images/Dockerfile'),
+          '--build-arg',
+          `COMPONENT=${c}`,
+          '-t',
+          tag,
+          repoRoot,
+        ]);
+        const archive = join(work, `${c}.tar`);
+        run(docker, saveArgs(tag, archive, { apiVersion, os, arch }));
+        run(kind, ['load', 'image-archive', archive, '--name', CLUSTER]);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   }
 
   async apply(dir: string): Promise<Deployment> {
+    const { kubectl } = this.tools;
     const objects = render(dir);
     const ns = `e2e-${dir.replace(/[^a-z0-9]+/g, '-')}-${process.pid}-${++applies}`
       .slice(0, 63)
       .replace(/-+$/, '');
-    run('kubectl', ['create', 'namespace', ns]);
-    run('kubectl', ['-n', ns, 'apply', '-k', join(manifestsDir, dir)]);
+    run(kubectl, ['create', 'namespace', ns]);
+    const kustomization = namespacedKustomization(dir, ns);
     const pods = objects.filter((o) => o.kind === 'Pod');
-    const dep = new KindDeployment(
-      ns,
-      pods.map((p) => p.metadata.name),
-    );
+    const dep = new KindDeployment(ns, pods, this.tools);
     return bringUp(dep, async () => {
+      try {
+        await waitForDefaultServiceAccount(kubectl, ns);
+        run(kubectl, ['apply', '-k', kustomization.path]);
+      } finally {
+        kustomization.remove();
+      }
       for (const p of pods) {
         await dep.waitReady(p.metadata.name);
         const ports = [...(p.spec.initContainers ?? []), ...p.spec.containers].flatMap(
@@ -303,10 +407,11 @@ export class KindDriver implements Driver {
   async cleanup(): Promise<string[]> {
     // The cluster is kept for the next run (delete it with `kind delete cluster --name multipod`).
     // Namespaces are deleted by each deployment; any e2e namespace still there is removed here.
-    const left = run('kubectl', ['get', 'namespaces', '-o', 'name'], { allowFail: true })
+    const { kubectl } = this.tools;
+    const left = run(kubectl, ['get', 'namespaces', '-o', 'name'], { allowFail: true })
       .split('\n')
       .filter((n) => n.startsWith(`namespace/e2e-`));
-    for (const ns of left) run('kubectl', ['delete', ns, '--wait=false'], { allowFail: true });
+    for (const ns of left) run(kubectl, ['delete', ns, '--wait=false'], { allowFail: true });
     return left;
   }
 }

@@ -29,6 +29,16 @@ describe('ambassador-inbound', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^Uid:\s+65532\s/m);
     expect(status.stdout).toMatch(/^CapEff:\s+0+$/m);
+    // Binding port 80 alone proves nothing on kind: containerd already opens every port to
+    // non-root processes (ip_unprivileged_port_start=0) in pods that set nothing. The manifest's
+    // value, 80, is what shows that the pod's sysctl is the one in force.
+    const sysctl = await pod.current.exec('ambassador-inbound', 'ambassador', [
+      '/nodejs/bin/node',
+      '-e',
+      "console.log(require('fs').readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start','utf8').trim())",
+    ]);
+    expect(sysctl.code).toBe(0);
+    expect(sysctl.stdout.trim()).toBe('80');
   });
 
   it('follows its ConfigMap: a new pool takes effect without a restart, and back', async () => {

@@ -35,4 +35,13 @@ describe('full-native-sidecars', () => {
     await pod.current.waitReady('full');
     expect(await get200(`${pod.current.url('full', 8000)}/version.txt`)).toBe('version 1\n');
   });
+
+  it('deleted: web stops first, then the sidecars in reverse start order; each exits 0', async () => {
+    // The kubelet's order with native sidecars: main containers, then sidecars one at a time in
+    // the reverse of their start order, which is their order in initContainers as the
+    // native-sidecars component leaves it: content-sync, log-adapter, ambassador.
+    const { exitCodes, order } = await pod.current.stopPod('full', 30);
+    expect(exitCodes).toEqual({ web: 0, 'content-sync': 0, ambassador: 0, 'log-adapter': 0 });
+    expect(order).toEqual(['web', 'ambassador', 'log-adapter', 'content-sync']);
+  });
 });

@@ -1,8 +1,9 @@
 // Checks a .tar.gz before anything is unpacked: no absolute paths, no `..`, no links leaving the
 // tree, only files, directories and links, and size and file-count limits (a tar bomb is refused
 // while it is being read, not after it filled the disk). Reading is done by node-tar.
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { posix } from 'node:path';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 
 export class ArchiveError extends Error {
@@ -18,6 +19,13 @@ export interface ArchiveSummary {
   files: number;
   bytes: number;
 }
+
+/**
+ * More bytes of tar than this per byte of .tar.gz is a decompression bomb (node-tar's own bound):
+ * refused as it is read, so a small download of zeros cannot keep a core busy for hours even where
+ * its entries stay under --max-bytes (zeros after the end-of-archive blocks count for nothing).
+ */
+export const MAX_EXPANSION = 1000;
 
 const ALLOWED = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 // Metadata entries node-tar folds into the next header; they carry no content of their own.
@@ -47,24 +55,41 @@ export function entryProblem(type: string, path: string, linkpath: string | unde
     const resolved = posix.normalize(posix.join(base, target));
     if (resolved === '..' || resolved.startsWith('../'))
       return `link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, outside the tree`;
+    // As for entry names (and as GNU tar and node-tar's unpack do): a hard link names its target
+    // from the archive root, where `..` has no business. A symlink's `../css/a.css` is ordinary.
+    if (type === 'Link' && target.split(/[/\\]/).includes('..'))
+      return `hard link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, a name with ..`;
   }
   return undefined;
 }
 
 /** Reads the whole archive (headers and data) and throws ArchiveError at the first problem. */
-export function checkArchive(file: string, limits: ArchiveLimits): Promise<ArchiveSummary> {
+export function checkArchive(
+  file: string,
+  limits: ArchiveLimits,
+  signal?: AbortSignal,
+): Promise<ArchiveSummary> {
   let files = 0;
   let bytes = 0;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const input = createReadStream(file);
     let done = false;
-    const fail = (message: string) => {
+    let gunzip: Gunzip | undefined;
+    const stop = (err: Error) => {
       if (done) return;
       done = true;
+      signal?.removeEventListener('abort', onAbort);
       input.destroy();
-      parser.abort(new ArchiveError(message));
-      reject(new ArchiveError(message));
+      gunzip?.destroy();
+      parser.abort(err);
+      reject(err);
     };
+    const fail = (message: string) => stop(new ArchiveError(message));
+    // Shutting down: stop reading; the caller is told by the signal's reason.
+    const onAbort = () =>
+      stop(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+    signal?.addEventListener('abort', onAbort, { once: true });
     const parser = new Parser({
       strict: true,
       onReadEntry: (e: ReadEntry) => {
@@ -82,15 +107,63 @@ export function checkArchive(file: string, limits: ArchiveLimits): Promise<Archi
           );
       },
     });
+    // Entry types node-tar does not know are skipped by its unpack without a word (GNU tar would
+    // write them as files): refused, so that no part of a site goes missing unseen.
+    parser.on('ignoredEntry', (e: ReadEntry) => {
+      files += 1;
+      fail(
+        entryProblem(e.type, e.header.path ?? e.path, e.linkpath) ??
+          `entry ${JSON.stringify(e.path)} cannot be unpacked`,
+      );
+    });
     const broken = (err: NodeJS.ErrnoException) =>
       fail(`archive is damaged or truncated: ${err.message}${err.code ? ` (${err.code})` : ''}`);
     parser.on('error', broken);
     input.on('error', broken);
-    parser.on('end', () => {
+    const finish = () => {
       if (done) return;
       done = true;
+      signal?.removeEventListener('abort', onAbort);
       resolve({ files, bytes });
+    };
+    parser.on('end', finish);
+    // After the end-of-archive blocks nothing is unpacked (unpack.ts stops there too), and node-tar
+    // buffers what follows by copying it whole per chunk: megabytes of trailing zeros cost minutes.
+    parser.on('eof', () => {
+      finish();
+      input.destroy();
+      gunzip?.destroy();
     });
-    input.pipe(parser);
+    if (!isGzip(file)) {
+      input.pipe(parser); // a plain .tar is fine too
+      return;
+    }
+    // Decompressed here rather than by the parser, to measure the expansion and name a bomb.
+    let compressed = 0;
+    let expanded = 0;
+    gunzip = createGunzip();
+    input.on('data', (chunk: string | Buffer) => {
+      compressed += chunk.length;
+    });
+    gunzip.on('data', (chunk: Buffer) => {
+      expanded += chunk.length;
+      if (expanded > MAX_EXPANSION * compressed)
+        fail(
+          `tar bomb refused: it expands more than ${MAX_EXPANSION} times (${compressed} bytes read gave ${expanded})`,
+        );
+    });
+    gunzip.on('error', broken);
+    input.pipe(gunzip).pipe(parser);
   });
+}
+
+/** Whether `file` starts with gzip's magic bytes (else it is read as a plain tar). */
+export function isGzip(file: string): boolean {
+  const head = Buffer.alloc(2);
+  const fd = openSync(file, 'r');
+  try {
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -122,8 +122,8 @@ export type Config = Settings<typeof settings>;
 
 export type SourceKind = { kind: 'dir'; path: string } | { kind: 'archive'; url: string };
 
-/** Checks what a single setting cannot: the source's form, and that source and target do not nest. */
-export function resolveSource(config: Pick<Config, 'source' | 'target' | 'webhookUrl'>): SourceKind {
+/** Checks what a single setting cannot: the source's form (the target is checked by target.ts). */
+export function resolveSource(config: Pick<Config, 'source' | 'webhookUrl'>): SourceKind {
   if (config.webhookUrl !== undefined && !/^https?:\/\/[^/]/.test(config.webhookUrl))
     throw new SettingError(
       `invalid setting --webhook-url / SYNC_WEBHOOK_URL: ${JSON.stringify(config.webhookUrl)} is not a URL (http or https)`,
@@ -148,11 +148,5 @@ export function resolveSource(config: Pick<Config, 'source' | 'target' | 'webhoo
     throw new SettingError(
       `invalid setting --source / SYNC_SOURCE: ${JSON.stringify(s)} is not an absolute directory path or an http(s) URL`,
     );
-  const src = s.replace(/\/+$/, '') || '/';
-  const tgt = config.target.replace(/\/+$/, '') || '/';
-  if (src === tgt || tgt.startsWith(`${src}/`) || src.startsWith(`${tgt}/`))
-    throw new SettingError(
-      `invalid settings: --source ${s} and --target ${config.target} overlap; the target must live outside the source`,
-    );
-  return { kind: 'dir', path: src };
+  return { kind: 'dir', path: s.replace(/\/+$/, '') || '/' };
 }

@@ -1,6 +1,6 @@
 // The process as an init container or a sidecar: exit codes, admin endpoints, SIGTERM mid-publish.
 // Runs dist/main.js as a child (built first when missing).
-import { mkdirSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { closeServer, listen } from '@multipod/service';
@@ -9,6 +9,7 @@ import {
   type Child,
   currentTree,
   fillTree,
+  makeTarGz,
   readTree,
   removeDir,
   runMain,
@@ -43,6 +44,22 @@ describe('settings', () => {
     ],
     [{ SYNC_SOURCE: '/srv/content', SYNC_ADMIN_PORT: '70000' }, /SYNC_ADMIN_PORT: "70000" is not an integer/],
     [{ SYNC_SOURCE: '/srv', SYNC_TARGET: '/srv/www' }, /overlap/],
+    [
+      { SYNC_SOURCE: '/srv/content', SYNC_TARGET: '/' },
+      /--target \/ SYNC_TARGET: "\/" is the root directory/,
+    ],
+    [
+      { SYNC_SOURCE: '/srv/content', SYNC_TARGET: '/proc/content-sync-www' },
+      /--target \/ SYNC_TARGET: "\/proc\/content-sync-www" is on a kernel file system \(proc\)/,
+    ],
+    [
+      { SYNC_SOURCE: '/srv/content', SYNC_TARGET: '/sys/www' },
+      /SYNC_TARGET: "\/sys\/www" is on a kernel file system/,
+    ],
+    [
+      { SYNC_SOURCE: '/srv/content', SYNC_TARGET: '/dev/www' },
+      /SYNC_TARGET: "\/dev\/www" is on a kernel file system/,
+    ],
     [{ SYNC_SOURCE: '/srv/content', SYNC_WEBHOOK_URL: 'not a url' }, /SYNC_WEBHOOK_URL/],
   ])('exits 2 with one line naming the setting: %o', async (env, why) => {
     const c = run(env);
@@ -103,6 +120,26 @@ describe('SYNC_ONCE (init container)', () => {
     expect(c.lines.find((l) => l.level === 'fatal')?.msg).toMatch(
       /sync failed: source directory .*nope is missing/,
     );
+  });
+
+  it('exits 1 naming the broken server when an unconditional first GET is answered 304', async () => {
+    const s: Server = createServer((_req, res) => res.writeHead(304).end());
+    const port = await listen(s, { port: 0, host: '127.0.0.1', setting: 'test' });
+    try {
+      const target = join(root, 'url304-www');
+      const c = run({
+        SYNC_SOURCE: `http://127.0.0.1:${port}/site.tar.gz`,
+        SYNC_TARGET: target,
+        SYNC_ONCE: 'true',
+      });
+      expect(await c.exited).toBe(1);
+      expect(c.lines.find((l) => l.level === 'fatal')?.msg).toMatch(
+        /answered 304 Not Modified to a request without If-None-Match or If-Modified-Since; the server is broken/,
+      );
+      expect(existsSync(join(target, 'current'))).toBe(false);
+    } finally {
+      await closeServer(s);
+    }
   });
 
   it('exits 1 with the reason when the archive URL answers 404', async () => {
@@ -174,5 +211,33 @@ describe('sidecar process', () => {
     expect(versions.size).toBe(1); // all v1 (the build was cut short) or all v2: never a mix
     if (now === live) expect(versions.has('v1')).toBe(true);
     expect(readdirSync(snapshots).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+  }, 60_000);
+
+  it('on SIGTERM while a big archive is unpacked stops the unpack, removes it and exits 0', async () => {
+    // 20,000 entries: seconds of unpacking (13 s on a slow disk), longer than the deadline given.
+    const body = makeTarGz(
+      Array.from({ length: 20_000 }, (_, i) => ({ path: `d${i % 20}/f${i}.txt`, body: `${i}` })),
+    );
+    const s: Server = createServer((_req, res) =>
+      res.writeHead(200, { 'content-length': body.length }).end(body),
+    );
+    const port = await listen(s, { port: 0, host: '127.0.0.1', setting: 'test' });
+    try {
+      const target = join(root, 'unpack-www');
+      const work = join(target, '.snapshots', '.work');
+      const c = run({
+        SYNC_SOURCE: `http://127.0.0.1:${port}/site.tar.gz`,
+        SYNC_TARGET: target,
+        SYNC_SHUTDOWN_TIMEOUT: '5s',
+      });
+      await waitFor('the unpack under way', () => existsSync(join(work, 'unpacked-1', 'd0')), 20_000);
+      c.proc.kill('SIGTERM');
+      expect(await c.exited).toBe(0);
+      expect(c.lines.some((l) => /deadline passed/.test(l.msg))).toBe(false);
+      expect(existsSync(work)).toBe(false);
+      expect(existsSync(join(target, 'current'))).toBe(false);
+    } finally {
+      await closeServer(s);
+    }
   }, 60_000);
 });

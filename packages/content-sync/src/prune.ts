@@ -4,6 +4,13 @@ import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { TMP_PREFIX } from './snapshot.ts';
 
+/**
+ * The names the syncer gives snapshots (`20261125-145501-123-0007`): the only entries of .snapshots
+ * ever deleted, so a target whose .snapshots holds someone else's (snapper's, a backup tool's)
+ * loses nothing.
+ */
+export const SNAPSHOT_ID = /^\d{8}-\d{6}-\d{3}-\d{4,}$/;
+
 export class Pruner {
   readonly #dir: string;
   readonly #grace: number;
@@ -38,7 +45,7 @@ export class Pruner {
     const now = this.#now();
     const removed: string[] = [];
     for (const id of this.#list()) {
-      if (keep.has(id) || id.startsWith('.')) continue;
+      if (keep.has(id) || !SNAPSHOT_ID.test(id)) continue;
       const since = this.#retired.get(id);
       if (since === undefined) {
         this.#retired.set(id, now);

@@ -2,6 +2,7 @@
 // so a reader resolving it sees the old snapshot or the new one, never a mix.
 import { lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { SettingError } from '@multipod/service';
 
 export const SNAPSHOTS = '.snapshots';
 export const CURRENT = 'current';
@@ -10,14 +11,24 @@ export function snapshotsDir(target: string): string {
   return join(target, SNAPSHOTS);
 }
 
-/** Creates TARGET/.snapshots; clear error when TARGET/current is something other than our symlink. */
+/**
+ * Creates TARGET/.snapshots. A target that cannot be used (read-only, not ours: TARGET/current is
+ * something other than our symlink) is a setting to change: one line naming it, exit 2.
+ */
 export function prepareTarget(target: string): void {
-  mkdirSync(join(target, SNAPSHOTS), { recursive: true, mode: 0o755 });
+  const bad = (why: string) =>
+    new SettingError(`invalid setting --target / SYNC_TARGET: ${JSON.stringify(target)}: ${why}`);
   const st = lstatSync(join(target, CURRENT), { throwIfNoEntry: false });
   if (st && !st.isSymbolicLink())
-    throw new Error(
-      `${join(target, CURRENT)} exists and is not a symlink; content-sync owns it (move it away, or choose another --target)`,
+    throw bad(
+      `${join(target, CURRENT)} exists and is not a symlink; content-sync owns it (move it away, or choose another target)`,
     );
+  try {
+    mkdirSync(join(target, SNAPSHOTS), { recursive: true, mode: 0o755 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw bad(`cannot create ${join(target, SNAPSHOTS)} (${e.code ?? e.message})`);
+  }
 }
 
 /** The snapshot id TARGET/current points to, if any. */

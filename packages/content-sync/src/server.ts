@@ -10,6 +10,7 @@ import {
 } from '@multipod/service';
 import { type Config, resolveSource } from './config.ts';
 import { Syncer } from './syncer.ts';
+import { checkTarget } from './target.ts';
 
 export interface StartedContentSync extends Running {
   readonly syncer: Syncer;
@@ -22,6 +23,7 @@ export async function startContentSync(
   log: Logger,
 ): Promise<StartedContentSync> {
   const source = resolveSource(config);
+  checkTarget(config.target, source);
   const syncer = new Syncer(config, source, { log });
   await syncer.prepare();
   log.info(

@@ -7,6 +7,7 @@
 //   one-file change on a 100k-file tree cheap.
 // Files are never modified in place: a snapshot's inode may be shared with the live snapshot.
 import {
+  chmodSync,
   copyFileSync,
   linkSync,
   mkdirSync,
@@ -16,7 +17,7 @@ import {
   unlinkSync,
   utimesSync,
 } from 'node:fs';
-import { copyFile, stat, utimes } from 'node:fs/promises';
+import { chmod, copyFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mtimeOf, sameFile, sourceOf, type Tree, unchangedSince } from './scan.ts';
 
@@ -64,6 +65,12 @@ const SLICE = 1000;
 const PARALLEL_FROM = 64;
 const POOL = 8;
 export const TMP_PREFIX = '.tmp-';
+/**
+ * setuid, setgid and sticky: never published. A copy keeps its source's mode, and a file owned by
+ * this process's user (root, when run as root) with setuid in a volume another container can run
+ * from is a privilege escalation; for static content they mean nothing.
+ */
+export const SPECIAL_MODE_BITS = 0o7000;
 
 const tick = async (n: number, signal: AbortSignal | undefined) => {
   if (n % SLICE !== 0) return;
@@ -160,6 +167,12 @@ export async function buildSnapshot(opts: BuildOptions): Promise<Built> {
           ? await stat(src).catch(() => undefined)
           : statSync(src, { throwIfNoEntry: false });
         if (!unchangedSince(tree, i, after)) unstable.push(tree.paths[i]!);
+        // The copy got the mode `after` has (a chmod since would have moved its ctime: unstable).
+        else if (after!.mode & SPECIAL_MODE_BITS) {
+          const mode = after!.mode & 0o777;
+          if (parallel) await chmod(dst, mode);
+          else chmodSync(dst, mode);
+        }
       }
     };
     if (copies.length <= PARALLEL_FROM) for (const i of copies) await copyOne(i, false);

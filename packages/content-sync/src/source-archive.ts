@@ -6,8 +6,8 @@ import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { x } from 'tar';
 import { ArchiveError, type ArchiveLimits, checkArchive } from './archive-check.ts';
+import { unpackArchive } from './unpack.ts';
 
 export type Fetched =
   | { readonly unchanged: true }
@@ -59,6 +59,12 @@ export class ArchiveSource {
     }
     if (res.status === 304) {
       await res.body?.cancel();
+      // A 304 answers a conditional request only (RFC 9110 15.4.5): to one without a validator it
+      // says nothing about any content, and taking it for "unchanged" would publish nothing, ever.
+      if (!headers['if-none-match'] && !headers['if-modified-since'])
+        throw new ArchiveError(
+          `GET ${url} answered 304 Not Modified to a request without If-None-Match or If-Modified-Since; the server is broken (no content to publish)`,
+        );
       return { unchanged: true };
     }
     if (res.status !== 200 || !res.body) {
@@ -80,7 +86,8 @@ export class ArchiveSource {
     const dir = join(workDir, `unpacked-${n}`);
     const discard = () => {
       rmSync(file, { force: true });
-      rmSync(dir, { recursive: true, force: true });
+      // Retried: node-tar's last calls in flight when an unpack is aborted may still add an entry.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
     };
     try {
       const hash = createHash('sha256');
@@ -117,13 +124,14 @@ export class ArchiveSource {
         commit();
         return { unchanged: true };
       }
-      await checkArchive(file, this.#opts);
+      await checkArchive(file, this.#opts, signal);
       mkdirSync(dir);
-      await x({ file, cwd: dir, strict: true, preserveOwner: false, noChmod: false });
+      await unpackArchive(file, dir, signal);
       rmSync(file, { force: true });
       return { unchanged: false, dir, sha256, commit, discard };
     } catch (err) {
       discard();
+      if (signal?.aborted) throw signal.reason;
       if (err instanceof ArchiveError) throw err;
       const e = err as NodeJS.ErrnoException;
       if (e.name === 'AbortError' || e.name === 'TimeoutError')

@@ -1,7 +1,7 @@
 // The .tar.gz source against a real local HTTP server: conditional polling, checks before
 // publishing, and the last good snapshot kept through every kind of bad archive.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { closeServer, listen, renderMetrics } from '@multipod/service';
@@ -151,6 +151,26 @@ describe('archive source', () => {
       await waitFor('the fixed archive', () => currentTree(target)?.['index.html'] === 'fixed');
     },
   );
+
+  it('publishes files with setuid, setgid and sticky bits without those bits', async () => {
+    archive = makeTarGz([
+      { path: 'bin/', type: 'Directory', mode: 0o3755 },
+      { path: 'bin/suid', body: '#!/bin/sh', mode: 0o4755 },
+      { path: 'bin/sgid', body: '#!/bin/sh', mode: 0o2750 },
+      { path: 'bin/sticky', body: 'x', mode: 0o1644 },
+      { path: 'bin/all', body: 'x', mode: 0o7777 },
+    ]);
+    await start();
+    const live = realpathSync(join(target, 'current'));
+    const mode = (rel: string) => statSync(join(live, rel)).mode & 0o7777;
+    const masked = (m: number) => m & ~process.umask();
+    // The permission bits are kept as the archive has them (less the umask), only those three go.
+    expect(mode('bin/suid')).toBe(masked(0o755));
+    expect(mode('bin/sgid')).toBe(masked(0o750));
+    expect(mode('bin/sticky')).toBe(masked(0o644));
+    expect(mode('bin/all')).toBe(masked(0o777));
+    expect(mode('bin') & 0o7000).toBe(0);
+  });
 
   it('keeps the last good snapshot when the server answers 500, and names the status', async () => {
     const t = await start();

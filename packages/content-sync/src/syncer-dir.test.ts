@@ -1,4 +1,5 @@
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -156,6 +157,21 @@ describe('directory source', () => {
     );
   });
 
+  it('publishes source files with setuid, setgid and sticky bits without those bits', async () => {
+    put('suid', '#!/bin/sh');
+    put('sgid', '#!/bin/sh');
+    put('plain.sh', '#!/bin/sh');
+    chmodSync(join(src, 'suid'), 0o4755);
+    chmodSync(join(src, 'sgid'), 0o2711);
+    chmodSync(join(src, 'plain.sh'), 0o750);
+    await start();
+    const live = realpathSync(join(target, 'current'));
+    const mode = (rel: string) => statSync(join(live, rel)).mode & 0o7777;
+    expect(mode('suid')).toBe(0o755);
+    expect(mode('sgid')).toBe(0o711);
+    expect(mode('plain.sh')).toBe(0o750);
+  });
+
   it('sees a ConfigMap update (the kubelet swaps the ..data symlink) as one change', async () => {
     // The layout the kubelet writes: keys are symlinks through ..data to a timestamped directory.
     const version = (name: string, v: string) => {
@@ -252,6 +268,24 @@ describe('directory source', () => {
     const current = readlinkSync(join(target, 'current')).slice('.snapshots/'.length);
     expect(snapshotIds(target)).toContain(current);
     expect(currentTree(target)).toEqual({ 'index.html': 'v4' });
+  });
+
+  it('prunes only snapshots it made: other entries under .snapshots are left alone', async () => {
+    // A target whose .snapshots is someone else's (snapper's /.snapshots, a backup tool's).
+    putFile(join(target, '.snapshots'), '1/info.xml', 'not ours');
+    putFile(join(target, '.snapshots'), 'backup-2026', 'not ours');
+    put('index.html', 'v0');
+    await start({ target, pruneGrace: 0 });
+    for (let v = 1; v <= 3; v++) {
+      put('index.html', `v${v}`);
+      await waitFor(`v${v}`, () => currentTree(target)?.['index.html'] === `v${v}`);
+    }
+    await waitFor(
+      'old snapshots pruned',
+      () => snapshotIds(target).filter((n) => /^\d{8}-/.test(n)).length <= 2,
+    );
+    expect(readFileSync(join(target, '.snapshots/1/info.xml'), 'utf8')).toBe('not ours');
+    expect(readFileSync(join(target, '.snapshots/backup-2026'), 'utf8')).toBe('not ours');
   });
 
   it('recycles an expired snapshot into the next one, changing only what changed', async () => {

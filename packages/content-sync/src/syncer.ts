@@ -186,6 +186,7 @@ export class Syncer {
     this.#spareAbort?.abort(new Error('shutting down'));
     await this.#spare;
     await this.#running?.catch(() => undefined);
+    this.#archive?.clean(); // a download or unpack cut short leaves nothing behind
     await this.#watcher?.close();
     await this.#webhook?.stop();
   }

@@ -18,7 +18,7 @@ import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { createLogger, listen } from '@multipod/service';
 import { waitFor as poll } from '@multipod/service/testing';
-import { Header } from 'tar';
+import { Header, Pax } from 'tar';
 import type { SourceKind } from './config.ts';
 import { Syncer, type SyncerConfig } from './syncer.ts';
 
@@ -195,44 +195,103 @@ export async function startReader(target: string): Promise<{ url: string; server
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
+export type TarSpelling = 'ustar' | 'pax' | 'gnu';
+
 export interface TarEntry {
   path: string;
-  type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'CharacterDevice' | 'FIFO';
+  /** node-tar's type name (`File`, `SymbolicLink`, `CharacterDevice`…) or a raw one-character flag. */
+  type?: string;
   body?: string | Buffer;
   linkpath?: string;
   /** Size written in the header (defaults to the body's); lets a test lie like a tar bomb does. */
   size?: number;
+  /** Mode bits in the header (default 0644 for files, 0755 for directories). */
+  mode?: number;
+  /**
+   * How the path (and link path) is carried: in the ustar header (default), in a pax header over
+   * an innocent ustar name, or in GNU long-name entries: the same escape in each of its spellings.
+   */
+  spell?: TarSpelling;
 }
 
 /** Builds a .tar.gz with node-tar's Header, byte for byte what a hostile archive may contain. */
 export function makeTarGz(entries: TarEntry[]): Buffer {
+  return gzipSync(makeTar(entries));
+}
+
+const FILE_FLAGS = new Set(['File', 'OldFile', 'ContiguousFile', '0', '7']);
+
+function headerBlock(f: {
+  path: string;
+  type: string;
+  size: number;
+  mode: number;
+  linkpath?: string;
+}): Buffer {
+  const raw = f.type.length === 1 ? f.type : undefined;
+  const buf = Buffer.alloc(512);
+  new Header({
+    path: f.path,
+    type: (raw ? 'File' : f.type) as 'File',
+    size: f.size,
+    mode: f.mode,
+    mtime: new Date(1_700_000_000_000),
+    linkpath: f.linkpath ?? '',
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+  }).encode(buf, 0);
+  if (raw) {
+    // A flag node-tar has no name for: written by hand, with the checksum redone.
+    buf.write(raw, 156, 'latin1');
+    buf.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of buf) sum += b;
+    buf.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  }
+  return buf;
+}
+
+const padded = (body: Buffer) => Buffer.concat([body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+
+/** The uncompressed tar makeTarGz gzips. */
+export function makeTar(entries: TarEntry[]): Buffer {
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const type = e.type ?? 'File';
     const body = typeof e.body === 'string' ? Buffer.from(e.body) : (e.body ?? Buffer.alloc(0));
-    const size = type === 'File' ? (e.size ?? body.length) : 0;
-    const header = Buffer.alloc(512);
-    new Header({
-      path: e.path,
-      type,
-      size,
-      mode: type === 'Directory' ? 0o755 : 0o644,
-      mtime: new Date(1_700_000_000_000),
-      linkpath: e.linkpath ?? '',
-      uid: 0,
-      gid: 0,
-      uname: '',
-      gname: '',
-    }).encode(header, 0);
-    blocks.push(header);
-    if (type === 'File' && body.length) {
-      blocks.push(body);
-      const pad = (512 - (body.length % 512)) % 512;
-      if (pad) blocks.push(Buffer.alloc(pad));
+    const hasBody = FILE_FLAGS.has(type);
+    let path = e.path;
+    let linkpath = e.linkpath;
+    if (e.spell === 'pax') {
+      blocks.push(new Pax({ path, ...(linkpath === undefined ? {} : { linkpath }) }).encode());
+      path = 'innocent.html';
+      if (linkpath !== undefined) linkpath = 'innocent.html';
+    } else if (e.spell === 'gnu') {
+      const long = (t: string, v: string) => {
+        const data = Buffer.from(`${v}\0`);
+        blocks.push(headerBlock({ path: '././@LongLink', type: t, size: data.length, mode: 0o644 }));
+        blocks.push(padded(data));
+      };
+      long('NextFileHasLongPath', path);
+      if (linkpath !== undefined) long('NextFileHasLongLinkpath', linkpath);
+      path = 'innocent.html';
+      if (linkpath !== undefined) linkpath = 'innocent.html';
     }
+    blocks.push(
+      headerBlock({
+        path,
+        type,
+        size: e.size ?? (hasBody ? body.length : 0),
+        mode: e.mode ?? (type === 'Directory' ? 0o755 : 0o644),
+        linkpath,
+      }),
+    );
+    if (hasBody && body.length) blocks.push(padded(body));
   }
   blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks));
+  return Buffer.concat(blocks);
 }
 
 export function removeDir(dir: string): void {
