@@ -81,7 +81,12 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
     );
   });
 
-  const port = await listen(server, { port: config.port, host: config.host, setting: '--port / WEB_PORT' });
+  const port = await listen(server, {
+    port: config.port,
+    host: config.host,
+    setting: '--port / WEB_PORT',
+    hostSetting: '--host / WEB_HOST',
+  });
   const ready = checkRoot(config.root);
   log.info({ port, root: config.root, ready: ready.reason }, 'listening');
 
