@@ -3,6 +3,8 @@
 // truncated; rotates itself by size (access.log → access.log.1 …); close() flushes every line.
 import { closeSync, fstatSync, openSync, renameSync, rmSync, statSync, write, writeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { sentTarget } from './request-gate.ts';
 import { BODY_BYTES, type CountedResponse } from './send-file.ts';
 
 export type AccessLogFormat = 'combined' | 'json';
@@ -21,6 +23,18 @@ export interface AccessLogOptions {
   onError?: (message: string, err?: unknown) => void;
   /** Injected clock (ms since epoch) for tests. */
   now?: () => number;
+}
+
+/** A request refused before it was parsed whole: no request object, only what was read of it. */
+export interface Rejected {
+  /** The request line as received (`GARBAGE`, `GET / HTTP/1.1`), or `-` when none was read. */
+  request: string;
+  status: number;
+  bytes: number;
+  /** Seconds it took, or null when unknown (logged as `-`). */
+  seconds: number | null;
+  referer?: string | undefined;
+  userAgent?: string | undefined;
 }
 
 /** Lines are written in batches of this size, or after FLUSH_MS, whichever comes first. */
@@ -86,6 +100,34 @@ export class AccessLog {
     const status = res.headersSent ? res.statusCode : 499;
     const bytes = res.headersSent ? ((res as CountedResponse)[BODY_BYTES] ?? 0) : 0;
     this.write(this.#format(req, status, bytes, seconds));
+  }
+
+  /** Logs a request refused before routing had a request and response (see Rejected). */
+  rejected(socket: Socket, r: Rejected): void {
+    if (!this.enabled) return;
+    const addr = socketAddress(socket);
+    const rt = r.seconds === null ? null : r.seconds.toFixed(3);
+    if (this.#opts.format === 'json') {
+      const [method = '', uri = '', protocol = ''] = r.request === '-' ? [] : r.request.split(' ');
+      this.write(
+        JSON.stringify({
+          time: new Date(this.#now()).toISOString(),
+          remote_addr: addr,
+          method,
+          uri,
+          protocol,
+          status: r.status,
+          body_bytes_sent: r.bytes,
+          http_referer: r.referer ?? '',
+          http_user_agent: r.userAgent ?? '',
+          request_time: rt === null ? null : Number(rt),
+        }),
+      );
+      return;
+    }
+    this.write(
+      `${addr} - - [${this.#timeLocal()}] "${esc(r.request)}" ${r.status} ${r.bytes} "${esc(r.referer ?? '-')}" "${esc(r.userAgent ?? '-')}" ${rt ?? '-'}`,
+    );
   }
 
   /** Queues one line (newline added). Never blocks. */
@@ -265,7 +307,7 @@ export class AccessLog {
         time: new Date(this.#now()).toISOString(),
         remote_addr: addr,
         method: req.method,
-        uri: req.url,
+        uri: sentTarget(req),
         protocol: `HTTP/${req.httpVersion}`,
         status,
         body_bytes_sent: bytes,
@@ -274,7 +316,7 @@ export class AccessLog {
         request_time: Number(rt),
       });
     }
-    const request = `${req.method} ${req.url} HTTP/${req.httpVersion}`;
+    const request = `${req.method} ${sentTarget(req)} HTTP/${req.httpVersion}`;
     return `${addr} - - [${this.#timeLocal()}] "${esc(request)}" ${status} ${bytes} "${esc(req.headers.referer ?? '-')}" "${esc(req.headers['user-agent'] ?? '-')}" ${rt}`;
   }
 
@@ -300,7 +342,11 @@ export function timeLocal(d: Date): string {
 }
 
 function clientAddress(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '-';
+  return socketAddress(req.socket);
+}
+
+function socketAddress(socket: Socket): string {
+  const a = socket.remoteAddress ?? '-';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 

@@ -3,6 +3,7 @@
 // paths byte for byte (fetch would normalize `..` and `%2e` away).
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createLogger, loadSettings } from '@multipod/service';
@@ -106,6 +107,28 @@ export function http(
     );
     req.on('error', reject);
     req.end();
+  });
+}
+
+/**
+ * Sends bytes exactly as given on a fresh connection and returns everything the server sent until
+ * it closed (or `ms` passed; then the connection is closed by the client).
+ */
+export function raw(port: number, bytes: string | Buffer, ms = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(bytes));
+    let out = '';
+    const timer = setTimeout(() => s.destroy(), ms);
+    s.on('data', (d: Buffer) => {
+      out += d.toString('latin1');
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNRESET') reject(err);
+    });
   });
 }
 
