@@ -4,8 +4,8 @@
 import { closeSync, fstatSync, openSync, renameSync, rmSync, statSync, write, writeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { bodyBytesSent } from './body-bytes.ts';
 import { sentTarget } from './request-gate.ts';
-import { BODY_BYTES, type CountedResponse } from './send-file.ts';
 
 export type AccessLogFormat = 'combined' | 'json';
 
@@ -91,14 +91,21 @@ export class AccessLog {
   track(req: IncomingMessage, res: ServerResponse, start: number): void {
     if (!this.enabled) return;
     if (res.writableFinished) this.#done(req, res, start);
-    else res.once('close', () => this.#done(req, res, start));
+    else {
+      // Read the peer address now: once the connection is gone, Node cannot tell it any more.
+      void req.socket.remoteAddress;
+      res.once('close', () => this.#done(req, res, start));
+    }
   }
 
   #done(req: IncomingMessage, res: ServerResponse, start: number): void {
+    // A pipelined request queued behind one whose connection then closed never reached the wire
+    // (no socket was ever its own); nginx would not even have read it. Not a request to log.
+    if (!res.writableFinished && res.socket === null) return;
     const seconds = (performance.now() - start) / 1000;
     // nginx logs 499 when the client closed before an answer was sent.
     const status = res.headersSent ? res.statusCode : 499;
-    const bytes = res.headersSent ? ((res as CountedResponse)[BODY_BYTES] ?? 0) : 0;
+    const bytes = bodyBytesSent(res);
     this.write(this.#format(req, status, bytes, seconds));
   }
 

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { closeServer, Health, handleHealth, type Logger, listen } from '@multipod/service';
 import { AccessLog } from './access-log.ts';
 import { createApp } from './app.ts';
+import { type CountedResponse, noteSentBeforeClosing } from './body-bytes.ts';
 import { onClientError, onConnect } from './client-errors.ts';
 import type { WebConfig } from './config.ts';
 import { refuse } from './request-gate.ts';
@@ -31,21 +32,24 @@ export interface Web {
 
 export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> {
   const { log } = deps;
-  const files = createStaticFiles({
-    root: config.root,
-    index: config.index,
-    spaFallback: config.spaFallback,
-    notFoundPage: config.notFoundPage === 'off' ? null : config.notFoundPage,
-    allowDotfiles: config.dotfiles === 'allow',
-    precompressed: config.precompressed,
-    maxAgeMs: config.maxAge,
-    immutableMaxAgeMs: config.immutableMaxAge,
-    securityHeaders: config.securityHeaders,
-    contentSecurityPolicy: config.contentSecurityPolicy,
-    cacheSize: config.cacheSize,
-    cacheMaxFile: config.cacheMaxFile,
-    maxPath: config.maxPath,
-  });
+  const files = createStaticFiles(
+    {
+      root: config.root,
+      index: config.index,
+      spaFallback: config.spaFallback,
+      notFoundPage: config.notFoundPage === 'off' ? null : config.notFoundPage,
+      allowDotfiles: config.dotfiles === 'allow',
+      precompressed: config.precompressed,
+      maxAgeMs: config.maxAge,
+      immutableMaxAgeMs: config.immutableMaxAge,
+      securityHeaders: config.securityHeaders,
+      contentSecurityPolicy: config.contentSecurityPolicy,
+      cacheSize: config.cacheSize,
+      cacheMaxFile: config.cacheMaxFile,
+      maxPath: config.maxPath,
+    },
+    log,
+  );
   const accessLog = new AccessLog({
     destination: config.accessLog,
     format: config.accessLogFormat,
@@ -83,6 +87,13 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
   server.requestTimeout = config.requestTimeout;
   server.keepAliveTimeout = config.keepAliveTimeout;
   server.timeout = config.idleTimeout;
+  // A connection without progress for the idle timeout (nginx's send_timeout for a client that
+  // stopped reading) is closed; what its response still had queued is noted for the access log.
+  server.on('timeout', (socket: Socket & { _httpMessage?: CountedResponse | null }) => {
+    const res = socket._httpMessage;
+    if (res && !res.writableFinished) noteSentBeforeClosing(res);
+    socket.destroy();
+  });
   // Malformed requests, oversized headers, timeouts, CONNECT: answered like nginx, logged, never a crash.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
     onClientError(err, socket, accessLog),

@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
 import { createLogger, loadSettings } from '@multipod/service';
 import { waitFor } from '@multipod/service/testing';
 import { webSettings } from './config.ts';
@@ -70,6 +71,21 @@ export function webConfig(env: Record<string, string> = {}) {
 
 export function startWeb(env: Record<string, string>): Promise<Web> {
   return createWeb(webConfig(env), { log: createLogger('web', { level: 'silent' }) });
+}
+
+export type LogLine = { level: string; msg: string } & Record<string, unknown>;
+
+/** A web whose JSON log lines are kept, to read back. */
+export async function startWebLogged(env: Record<string, string>): Promise<{ web: Web; lines: LogLine[] }> {
+  const lines: LogLine[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as LogLine);
+      done();
+    },
+  });
+  const web = await createWeb(webConfig(env), { log: createLogger('web', { level: 'info', destination }) });
+  return { web, lines };
 }
 
 export interface Reply {
