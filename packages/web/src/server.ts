@@ -56,6 +56,7 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
     maxSize: config.accessLogMaxSize,
     keep: config.accessLogKeep,
     onError: (msg, err) => log.error({ err }, msg),
+    onInfo: (msg) => log.info(msg),
   });
   const health = new Health({ ready: () => checkRoot(config.root) });
   const app = createApp(files, log);
