@@ -4,6 +4,7 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AccessLog } from './access-log.ts';
+import { ABSOLUTE } from './request-gate.ts';
 
 type ParseError = NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number };
 
@@ -41,12 +42,16 @@ export function requestLineOf(err: ParseError): string {
   return lineAt(raw, 0) || '-';
 }
 
-/** nginx's code for what the parser refused: 431 (nginx: 400) for big headers, 505 for HTTP/2+. */
+/**
+ * nginx's code for what the parser refused: 431 (nginx: 400) for big headers, 505 for HTTP/2 and
+ * later with a target that is a path or a URL (nginx judges the target first), else 400.
+ */
 function statusOf(err: ParseError, line: string): number {
   if (err.code === 'HPE_HEADER_OVERFLOW') return 431;
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
-  const version = err.code === 'HPE_INVALID_VERSION' && / HTTP\/(\d+)\.\d+$/.exec(line);
-  return version && Number(version[1]) >= 2 ? 505 : 400;
+  const parts = err.code === 'HPE_INVALID_VERSION' && /^\S+ (\S+) HTTP\/(\d+)\.\d+$/.exec(line);
+  if (!parts || Number(parts[2]) < 2) return 400;
+  return parts[1]!.startsWith('/') || ABSOLUTE.test(parts[1]!) ? 505 : 400;
 }
 
 /** The server's 'clientError': answer, log, close. */

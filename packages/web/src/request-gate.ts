@@ -27,7 +27,7 @@ export function sentTarget(req: IncomingMessage): string | undefined {
 }
 
 /** scheme://authority, then the path and query (or nothing). */
-const ABSOLUTE = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+export const ABSOLUTE = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
 // nginx's ngx_http_validate_host: no "..", no "/", no control characters or spaces, and a host part
 // (before the port; an IPv6 literal in brackets) that is not empty once a trailing dot is dropped.
@@ -44,8 +44,19 @@ function validHost(host: string): boolean {
   return true;
 }
 
-/** Why the request is refused before routing, or null. May rewrite an absolute-form `req.url`. */
+/**
+ * Why the request is refused before routing, or null; nginx's order: the target, the version, then
+ * Host. May rewrite an absolute-form `req.url` to its path.
+ */
 export function refuse(req: IncomingMessage): Refusal | null {
+  const url = req.url ?? '';
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    const m = ABSOLUTE.exec(url);
+    if (!m) return BAD_TARGET;
+    const rest = url.slice(m[0].length);
+    (req as Targeted)[SENT_TARGET] = url;
+    req.url = rest.startsWith('/') ? rest : `/${rest}`;
+  }
   if (req.httpVersionMajor !== 1) return req.httpVersionMajor > 1 ? VERSION : HTTP09;
   // Node keeps only the first Host in req.headers; the raw list shows a second one.
   const raw = req.rawHeaders;
@@ -57,16 +68,6 @@ export function refuse(req: IncomingMessage): Refusal | null {
       host = raw[i + 1]!;
     }
   }
-  if (host === undefined) {
-    if (req.httpVersionMinor === 1) return NO_HOST;
-  } else if (!validHost(host)) return BAD_HOST;
-  const url = req.url ?? '';
-  if (url.charCodeAt(0) !== 47 /* / */) {
-    const m = ABSOLUTE.exec(url);
-    if (!m) return BAD_TARGET;
-    const rest = url.slice(m[0].length);
-    (req as Targeted)[SENT_TARGET] = url;
-    req.url = rest.startsWith('/') ? rest : `/${rest}`;
-  }
-  return null;
+  if (host === undefined) return req.httpVersionMinor === 1 ? NO_HOST : null;
+  return validHost(host) ? null : BAD_HOST;
 }
