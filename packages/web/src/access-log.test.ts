@@ -4,7 +4,8 @@
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AccessLog, esc, timeLocal } from './access-log.ts';
+import { AccessLog } from './access-log.ts';
+import { esc, timeLocal } from './access-log-format.ts';
 import type { Web } from './server.ts';
 import { http, Site, startWeb, until } from './testing.ts';
 

@@ -17,10 +17,10 @@ import {
 } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { type AccessLogFormat, LineFormatter, type Rejected } from './access-log-format.ts';
 import { bodyBytesSent } from './body-bytes.ts';
-import { sentTarget } from './request-gate.ts';
 
-export type AccessLogFormat = 'combined' | 'json';
+export type { AccessLogFormat, Rejected };
 
 export interface AccessLogOptions {
   /** A file path, `-` for stdout, or `off`. */
@@ -40,18 +40,6 @@ export interface AccessLogOptions {
   maxPendingBytes?: number;
   /** Injected clock (ms since epoch) for tests. */
   now?: () => number;
-}
-
-/** A request refused before it was parsed whole: no request object, only what was read of it. */
-export interface Rejected {
-  /** The request line as received (`GARBAGE`, `GET / HTTP/1.1`), or `-` when none was read. */
-  request: string;
-  status: number;
-  bytes: number;
-  /** Seconds it took, or null when unknown (logged as `-`). */
-  seconds: number | null;
-  referer?: string | undefined;
-  userAgent?: string | undefined;
 }
 
 /** Lines are written in batches of this size, or after FLUSH_MS, whichever comes first. */
@@ -92,6 +80,7 @@ export class AccessLog {
   #timer: NodeJS.Timeout | undefined;
   #idle: (() => void)[] = [];
   readonly #maxPending: number;
+  readonly #lines: LineFormatter;
   /** Whole lines a failed write did not get into the file; they go first next time. */
   #retry: Buffer | null = null;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -104,6 +93,7 @@ export class AccessLog {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#maxPending = opts.maxPendingBytes ?? MAX_PENDING_BYTES;
+    this.#lines = new LineFormatter(opts.format, this.#now);
     if (this.#toFile) {
       this.#open();
       this.#timer = setInterval(() => this.#check(), opts.checkIntervalMs ?? 1000);
@@ -152,35 +142,12 @@ export class AccessLog {
     // nginx logs 499 when the client closed before an answer was sent.
     const status = res.headersSent ? res.statusCode : 499;
     const bytes = bodyBytesSent(res);
-    this.write(this.#format(req, status, bytes, seconds));
+    this.write(this.#lines.request(req, status, bytes, seconds));
   }
 
   /** Logs a request refused before routing had a request and response (see Rejected). */
   rejected(socket: Socket, r: Rejected): void {
-    if (!this.enabled) return;
-    const addr = socketAddress(socket);
-    const rt = r.seconds === null ? null : r.seconds.toFixed(3);
-    if (this.#opts.format === 'json') {
-      const [method = '', uri = '', protocol = ''] = r.request === '-' ? [] : r.request.split(' ');
-      this.write(
-        JSON.stringify({
-          time: new Date(this.#now()).toISOString(),
-          remote_addr: addr,
-          method,
-          uri,
-          protocol,
-          status: r.status,
-          body_bytes_sent: r.bytes,
-          http_referer: r.referer ?? '',
-          http_user_agent: r.userAgent ?? '',
-          request_time: rt === null ? null : Number(rt),
-        }),
-      );
-      return;
-    }
-    this.write(
-      `${addr} - - [${this.#timeLocal()}] "${esc(r.request)}" ${r.status} ${r.bytes} "${esc(r.referer ?? '-')}" "${esc(r.userAgent ?? '-')}" ${rt ?? '-'}`,
-    );
+    if (this.enabled) this.write(this.#lines.rejected(socket, r));
   }
 
   /** Queues one line (newline added). Never blocks. */
@@ -435,69 +402,4 @@ export class AccessLog {
     if (!byName || byName.ino !== mine.ino || byName.dev !== mine.dev) this.reopen();
     else if (mine.size < this.#size) this.#size = mine.size;
   }
-
-  #format(req: IncomingMessage, status: number, bytes: number, seconds: number): string {
-    const addr = clientAddress(req);
-    const rt = seconds.toFixed(3);
-    if (this.#opts.format === 'json') {
-      return JSON.stringify({
-        time: new Date(this.#now()).toISOString(),
-        remote_addr: addr,
-        method: req.method,
-        uri: sentTarget(req),
-        protocol: `HTTP/${req.httpVersion}`,
-        status,
-        body_bytes_sent: bytes,
-        http_referer: req.headers.referer ?? '',
-        http_user_agent: req.headers['user-agent'] ?? '',
-        request_time: Number(rt),
-      });
-    }
-    const request = `${req.method} ${sentTarget(req)} HTTP/${req.httpVersion}`;
-    return `${addr} - - [${this.#timeLocal()}] "${esc(request)}" ${status} ${bytes} "${esc(req.headers.referer ?? '-')}" "${esc(req.headers['user-agent'] ?? '-')}" ${rt}`;
-  }
-
-  #lastSecond = -1;
-  #lastStamp = '';
-  #timeLocal(): string {
-    const now = this.#now();
-    const sec = Math.floor(now / 1000);
-    if (sec !== this.#lastSecond) {
-      this.#lastSecond = sec;
-      this.#lastStamp = timeLocal(new Date(sec * 1000));
-    }
-    return this.#lastStamp;
-  }
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const two = (n: number) => String(n).padStart(2, '0');
-
-/** nginx $time_local in UTC: 25/Nov/2026:13:55:02 +0000. */
-export function timeLocal(d: Date): string {
-  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
-}
-
-function clientAddress(req: IncomingMessage): string {
-  return socketAddress(req.socket);
-}
-
-function socketAddress(socket: Socket): string {
-  const a = socket.remoteAddress ?? '-';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
-
-const NEEDS_ESCAPE = /["\\\x00-\x1f\x7f-\uffff]/;
-
-/** nginx's default log escaping: ", \ and non-printable bytes become \xHH. */
-export function esc(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  let out = '';
-  for (const ch of Buffer.from(s, 'latin1')) {
-    out +=
-      ch === 0x22 || ch === 0x5c || ch < 0x20 || ch > 0x7e
-        ? `\\x${ch.toString(16).toUpperCase().padStart(2, '0')}`
-        : String.fromCharCode(ch);
-  }
-  return out;
 }
