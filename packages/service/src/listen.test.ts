@@ -1,6 +1,7 @@
 import { Agent, createServer, get } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { closeServer, listen } from './listen.ts';
+import { closeServer, ListenError, listen } from './listen.ts';
+import { SettingError } from './settings.ts';
 
 describe('closeServer', () => {
   it('finishes the in-flight response, then closes the keep-alive socket it leaves behind', async () => {
@@ -29,5 +30,28 @@ describe('closeServer', () => {
 
   it('resolves at once for a server that is not listening', async () => {
     await expect(closeServer(createServer())).resolves.toBeUndefined();
+  });
+});
+
+describe('listen', () => {
+  it('blames the host setting, not the port, for an address that is not this machine’s', async () => {
+    const server = createServer();
+    const bind = (host: string) =>
+      listen(server, { port: 0, host, setting: '--port / T_PORT', hostSetting: '--host / T_HOST' });
+    await expect(bind('192.0.2.1')).rejects.toThrow(
+      new SettingError(
+        'invalid setting --host / T_HOST: "192.0.2.1" is not an address of this machine (EADDRNOTAVAIL); use 0.0.0.0, :: or an address of this machine',
+      ),
+    );
+    await expect(bind('no-such-host.invalid')).rejects.toThrow(
+      /^invalid setting --host \/ T_HOST: "no-such-host\.invalid" does not resolve/,
+    );
+    // Without a host setting to name, the message still says it is the address.
+    await expect(listen(server, { port: 0, host: '192.0.2.1', setting: '--port' })).rejects.toThrow(
+      new ListenError(
+        'cannot listen on 192.0.2.1: the address is not an address of this machine (EADDRNOTAVAIL)',
+      ),
+    );
+    expect(server.listening).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 // Binds a server to a port, turning the usual failures into errors that name the setting.
 import type { Server } from 'node:net';
+import { SettingError } from './settings.ts';
 
 export class ListenError extends Error {
   override name = 'ListenError';
@@ -10,7 +11,18 @@ export interface ListenOptions {
   host?: string;
   /** How the user set this port, e.g. "--port / WEB_PORT", for the error message. */
   setting: string;
+  /** How the user set the host, e.g. "--host / WEB_HOST": an address that cannot be bound is a bad setting. */
+  hostSetting?: string;
 }
+
+/** Failures that are the address's fault, not the port's: it does not resolve, or is not this machine's. */
+const ADDRESS_ERRORS: Record<string, string> = {
+  ENOTFOUND: 'does not resolve',
+  EAI_AGAIN: 'does not resolve (DNS unavailable)',
+  EAI_FAIL: 'does not resolve',
+  EADDRNOTAVAIL: 'is not an address of this machine',
+  EAFNOSUPPORT: 'is of an address family this machine does not support',
+};
 
 /** Resolves with the bound port (useful with port 0 in tests). */
 export function listen(server: Server, opts: ListenOptions): Promise<number> {
@@ -18,7 +30,16 @@ export function listen(server: Server, opts: ListenOptions): Promise<number> {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       const where = `${opts.host ?? '0.0.0.0'}:${opts.port} (${opts.setting})`;
-      if (err.code === 'EADDRINUSE')
+      const address = ADDRESS_ERRORS[err.code ?? ''];
+      if (address && opts.hostSetting)
+        reject(
+          new SettingError(
+            `invalid setting ${opts.hostSetting}: ${JSON.stringify(opts.host)} ${address} (${err.code}); use 0.0.0.0, :: or an address of this machine`,
+          ),
+        );
+      else if (address)
+        reject(new ListenError(`cannot listen on ${opts.host}: the address ${address} (${err.code})`));
+      else if (err.code === 'EADDRINUSE')
         reject(new ListenError(`port ${where} is already in use; choose another with ${opts.setting}`));
       else if (err.code === 'EACCES')
         reject(

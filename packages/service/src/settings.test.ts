@@ -3,6 +3,7 @@ import {
   bool,
   duration,
   helpText,
+  host,
   int,
   list,
   loadSettings,
@@ -82,7 +83,12 @@ describe('loadSettings', () => {
     [['--port', '70000'], 'invalid setting --port / T_PORT: "70000" is not an integer from 0 to 65535'],
     [
       ['--timeout', '10'],
-      'invalid setting --timeout / T_TIMEOUT: "10" is not a duration like 500ms, 10s or 2m of at least 1ms',
+      'invalid setting --timeout / T_TIMEOUT: "10" is not a duration like 500ms, 10s or 2m, from 1ms to 596h31m23s647ms',
+    ],
+    [
+      // Past what a Node.js timer can hold (it would be cut to 24.8 days with a warning).
+      ['--timeout', '600h'],
+      'invalid setting --timeout / T_TIMEOUT: "600h" is not a duration like 500ms, 10s or 2m, from 1ms to 596h31m23s647ms',
     ],
     [
       ['--max-size', 'huge'],
@@ -104,6 +110,36 @@ describe('loadSettings', () => {
     [['--port'], 'flag --port needs a value: an integer from 0 to 65535'],
   ])('%j is refused with one line naming it', (argv, message) => {
     expect(() => load(argv)).toThrow(new SettingError(message));
+  });
+
+  it('takes a duration up to the timer limit, and a stated maximum instead when given', () => {
+    expect(load(['--timeout', '596h31m23s647ms']).timeout).toBe(2 ** 31 - 1);
+    const long = {
+      age: setting(duration({ max: 876_000 * 3_600_000 }), { flag: 'age', env: 'T_AGE', help: 'Age.' }),
+    };
+    expect(loadSettings(long, ['--age', '8760h'], {}).age).toBe(8760 * 3_600_000);
+    expect(() => loadSettings(long, ['--age', '876001h'], {})).toThrow(
+      'invalid setting --age / T_AGE: "876001h" is not a duration like 500ms, 10s or 2m, at most 876000h',
+    );
+  });
+
+  it('takes an IP address or a host name to listen on, and refuses anything else', () => {
+    const h = { host: setting(host(), { flag: 'host', env: 'T_HOST', default: '0.0.0.0', help: 'Host.' }) };
+    for (const ok of [
+      '0.0.0.0',
+      '::',
+      '127.0.0.1',
+      '::1',
+      'fe80::1',
+      'localhost',
+      'web-0.web.default.svc.',
+      'my_host',
+    ])
+      expect(loadSettings(h, ['--host', ok], {}).host).toBe(ok);
+    for (const bad of ['not a host', '999.1.1.1', '10.1', 'a..b', '-a', 'http://x', '[::1]', 'a/b'])
+      expect(() => loadSettings(h, ['--host', bad], {})).toThrow(
+        `invalid setting --host / T_HOST: ${JSON.stringify(bad)} is not an IP address or a host name (0.0.0.0, ::, 127.0.0.1, localhost)`,
+      );
   });
 
   it('names a missing required setting', () => {

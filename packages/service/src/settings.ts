@@ -1,8 +1,9 @@
 // Settings: every one is a flag and an environment variable (flags win), parsed and validated once
 // at start-up into a frozen, typed object. A bad value throws a SettingError naming the setting,
 // the value and what is allowed; run-main turns it into one line on stderr and exit code 2.
+import { isIP } from 'node:net';
 import { z } from 'zod';
-import { formatSize, parseDuration, parseSize } from './units.ts';
+import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
 /** How a raw string becomes a value: a zod schema plus the words used in errors and --help. */
 export interface Kind<T> {
@@ -69,9 +70,16 @@ export function int(min: number, max: number, placeholder = '<n>'): Kind<number>
 
 export const port = (): Kind<number> => int(0, 65535, '<port>');
 
+/**
+ * The longest wait a Node.js timer can hold (2^31-1 ms, about 24.8 days): longer ones are cut to it
+ * with a warning. Every duration is refused above it unless the setting states another maximum
+ * (one that never reaches a timer, like a Cache-Control max-age).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function duration(opts: { min?: number; max?: number } = {}): Kind<number> {
   const min = opts.min ?? 0;
-  const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+  const max = opts.max ?? MAX_TIMER_MS;
   const schema = z
     .string()
     .transform((s, ctx) => {
@@ -83,8 +91,8 @@ export function duration(opts: { min?: number; max?: number } = {}): Kind<number
       return ms;
     })
     .pipe(z.number().min(min).max(max));
-  const bound = min > 0 ? ` of at least ${min}ms` : '';
-  return kind(schema, `a duration like 500ms, 10s or 2m${bound}`, '<duration>');
+  const bound = min > 0 ? `from ${formatDuration(min)} to` : 'at most';
+  return kind(schema, `a duration like 500ms, 10s or 2m, ${bound} ${formatDuration(max)}`, '<duration>');
 }
 
 export function size(opts: { min?: number; max?: number } = {}): Kind<number> {
@@ -132,6 +140,21 @@ export function oneOf<const V extends readonly [string, ...string[]]>(values: V)
 
 export const text = (placeholder = '<text>'): Kind<string> =>
   kind(z.string().min(1), 'a non-empty string', placeholder);
+
+/**
+ * RFC 1123 host name: dot-separated labels of letters, digits, `-` (and `_`, seen in the wild); the
+ * last label is not all digits, so `999.1.1.1` is a bad address rather than a name to look up.
+ */
+const HOST_NAME =
+  /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
+
+/** An address to listen on: an IPv4 or IPv6 address, or a host name (resolved when listening). */
+export const host = (): Kind<string> =>
+  kind(
+    z.string().refine((s) => isIP(s) !== 0 || (HOST_NAME.test(s) && !/(^|\.)\d+\.?$/.test(s))),
+    'an IP address or a host name (0.0.0.0, ::, 127.0.0.1, localhost)',
+    '<address>',
+  );
 
 export const path = (): Kind<string> => kind(z.string().min(1), 'a file system path', '<path>');
 

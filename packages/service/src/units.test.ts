@@ -15,14 +15,17 @@ describe('parseDuration', () => {
     expect(parseDuration(text === '1s ' ? 'x1s' : text)).toBeNull();
   });
 
-  it('formats back to the largest whole unit', () => {
-    expect([0, 250, 10_000, 120_000, 3_600_000].map(formatDuration)).toEqual([
+  it('formats back in the same syntax, whole units from the largest down', () => {
+    expect([0, 250, 10_000, 120_000, 3_600_000, 5_400_000, 2 ** 31 - 1].map(formatDuration)).toEqual([
       '0',
       '250ms',
       '10s',
       '2m',
       '1h',
+      '1h30m',
+      '596h31m23s647ms',
     ]);
+    expect(parseDuration(formatDuration(2 ** 31 - 1))).toBe(2 ** 31 - 1);
   });
 });
 

@@ -15,12 +15,22 @@ export function parseDuration(text: string): number | null {
   return Math.round(ms);
 }
 
+/** The same syntax back, whole units from the largest down: `10s`, `1h30m`, `596h31m23s647ms`. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0';
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
-  return `${ms}ms`;
+  let rest = Math.round(ms);
+  let out = '';
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+    ['ms', 1],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) out += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return out;
 }
 
 const SIZE_UNITS: Record<string, number> = {

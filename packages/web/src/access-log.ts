@@ -1,11 +1,26 @@
 // The access log: one line per request in nginx `combined` plus $request_time (or JSON), written
 // in batches off the request path. Reopens on SIGHUP and when the file is renamed away or
 // truncated; rotates itself by size (access.log → access.log.1 …); close() flushes every line.
-import { closeSync, fstatSync, openSync, renameSync, rmSync, statSync, write, writeSync } from 'node:fs';
+// Whole lines or none: a write cut short by a full disk has its torn tail cut off the file, and
+// the lines not written are held (up to 16 MiB) and retried every second; past that, new lines
+// are dropped and counted. Problems are logged at once, then at most every 10 s while they last.
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  write,
+  writeSync,
+} from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BODY_BYTES, type CountedResponse } from './send-file.ts';
+import type { Socket } from 'node:net';
+import { type AccessLogFormat, LineFormatter, type Rejected } from './access-log-format.ts';
+import { bodyBytesSent } from './body-bytes.ts';
 
-export type AccessLogFormat = 'combined' | 'json';
+export type { AccessLogFormat, Rejected };
 
 export interface AccessLogOptions {
   /** A file path, `-` for stdout, or `off`. */
@@ -19,6 +34,10 @@ export interface AccessLogOptions {
   checkIntervalMs?: number;
   /** Problems writing the log (it keeps going; lines are dropped only if the disk stays stuck). */
   onError?: (message: string, err?: unknown) => void;
+  /** The log writes again after a problem. */
+  onInfo?: (message: string) => void;
+  /** Bytes of lines held while the destination cannot take them (default 16 MiB); tests lower it. */
+  maxPendingBytes?: number;
   /** Injected clock (ms since epoch) for tests. */
   now?: () => number;
 }
@@ -29,6 +48,21 @@ const FLUSH_MS = 100;
 
 /** Lines held in memory while a write is in flight; past this (a stuck disk) new lines are dropped. */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+/** After a failed write, the next attempt waits this long. */
+const RETRY_MS = 1000;
+
+/** While a problem lasts, it is logged at most this often (nginx: once a second; a full disk lasts). */
+const REPORT_EVERY_MS = 10_000;
+
+const NEWLINE = 0x0a;
+
+/** Lines in a chunk of newline-terminated lines. */
+function linesIn(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(NEWLINE); i !== -1; i = buf.indexOf(NEWLINE, i + 1)) n++;
+  return n;
+}
 
 export class AccessLog {
   readonly #opts: AccessLogOptions;
@@ -45,10 +79,21 @@ export class AccessLog {
   #dropped = 0;
   #timer: NodeJS.Timeout | undefined;
   #idle: (() => void)[] = [];
+  readonly #maxPending: number;
+  readonly #lines: LineFormatter;
+  /** Whole lines a failed write did not get into the file; they go first next time. */
+  #retry: Buffer | null = null;
+  #retryTimer: NodeJS.Timeout | undefined;
+  /** When the current problem began (null: none), and when it was last reported. */
+  #troubleSince: number | null = null;
+  #lastReport = Number.NEGATIVE_INFINITY;
+  #droppedBefore = 0;
 
   constructor(opts: AccessLogOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
+    this.#maxPending = opts.maxPendingBytes ?? MAX_PENDING_BYTES;
+    this.#lines = new LineFormatter(opts.format, this.#now);
     if (this.#toFile) {
       this.#open();
       this.#timer = setInterval(() => this.#check(), opts.checkIntervalMs ?? 1000);
@@ -64,9 +109,14 @@ export class AccessLog {
     return this.#opts.destination !== 'off';
   }
 
-  /** Lines dropped because the destination could not keep up. */
+  /** Lines dropped because the destination could not take them (full, unwritable, too slow). */
   get dropped(): number {
     return this.#dropped;
+  }
+
+  /** Lines waiting to be written. */
+  get held(): number {
+    return this.#pending.length + (this.#retry ? linesIn(this.#retry) : 0);
   }
 
   /**
@@ -77,22 +127,41 @@ export class AccessLog {
   track(req: IncomingMessage, res: ServerResponse, start: number): void {
     if (!this.enabled) return;
     if (res.writableFinished) this.#done(req, res, start);
-    else res.once('close', () => this.#done(req, res, start));
+    else {
+      // Read the peer address now: once the connection is gone, Node cannot tell it any more.
+      void req.socket.remoteAddress;
+      res.once('close', () => this.#done(req, res, start));
+    }
   }
 
   #done(req: IncomingMessage, res: ServerResponse, start: number): void {
+    // A pipelined request queued behind one whose connection then closed never reached the wire
+    // (no socket was ever its own); nginx would not even have read it. Not a request to log.
+    if (!res.writableFinished && res.socket === null) return;
     const seconds = (performance.now() - start) / 1000;
     // nginx logs 499 when the client closed before an answer was sent.
     const status = res.headersSent ? res.statusCode : 499;
-    const bytes = res.headersSent ? ((res as CountedResponse)[BODY_BYTES] ?? 0) : 0;
-    this.write(this.#format(req, status, bytes, seconds));
+    const bytes = bodyBytesSent(res);
+    this.write(this.#lines.request(req, status, bytes, seconds));
+  }
+
+  /** Logs a request refused before routing had a request and response (see Rejected). */
+  rejected(socket: Socket, r: Rejected): void {
+    if (this.enabled) this.write(this.#lines.rejected(socket, r));
   }
 
   /** Queues one line (newline added). Never blocks. */
   write(line: string): void {
     if (this.#closed || !this.enabled) return;
-    if (this.#pendingBytes > MAX_PENDING_BYTES) {
+    if (this.#pendingBytes + (this.#retry?.length ?? 0) > this.#maxPending) {
       this.#dropped++;
+      // A disk that fails is reported by #trouble; one that is only too slow, here.
+      if (this.#troubleSince === null && this.#now() - this.#lastReport >= REPORT_EVERY_MS) {
+        this.#lastReport = this.#now();
+        this.#opts.onError?.(
+          `access log: ${this.#dropped} lines dropped so far: ${this.#opts.destination} does not keep up`,
+        );
+      }
       return;
     }
     this.#pending.push(line);
@@ -125,18 +194,84 @@ export class AccessLog {
     if (this.#closed) return;
     if (this.#timer) clearInterval(this.#timer);
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
     while (this.#writing) await new Promise<void>((r) => this.#idle.push(r));
     this.#closed = true;
     if (!this.#toFile) process.stdout.write(this.#take(Number.POSITIVE_INFINITY));
-    else
-      for (let chunk = this.#nextChunk(); chunk; chunk = this.#nextChunk()) {
-        if (this.#fd !== -1) writeSync(this.#fd, chunk);
-        this.#size += chunk.length;
-      }
+    else {
+      let chunk = this.#retry ?? this.#nextChunk();
+      this.#retry = null;
+      for (; chunk; chunk = this.#nextChunk()) this.#writeNow(chunk);
+    }
     if (this.#fd !== -1) closeSync(this.#fd);
     this.#fd = -1;
     if (this.#dropped)
-      this.#opts.onError?.(`access log: ${this.#dropped} lines dropped (destination too slow)`);
+      this.#opts.onError?.(
+        `access log: ${this.#dropped} lines dropped in all (${this.#opts.destination} full, unwritable or too slow)`,
+      );
+  }
+
+  /** At shutdown: writes a chunk synchronously, whole lines or none; counts what it cannot write. */
+  #writeNow(chunk: Buffer): void {
+    if (this.#fd === -1) {
+      this.#dropped += linesIn(chunk);
+      return;
+    }
+    let written = 0;
+    try {
+      while (written < chunk.length) {
+        const n = writeSync(this.#fd, chunk, written, chunk.length - written);
+        if (n === 0) throw new Error('the write made no progress');
+        written += n;
+      }
+      this.#size += chunk.length;
+    } catch (err) {
+      const whole = this.#keepWhole(this.#fd, chunk, written);
+      this.#dropped += linesIn(chunk.subarray(whole));
+      this.#trouble(`writing ${this.#opts.destination} failed`, err);
+    }
+  }
+
+  /**
+   * After a write that got `written` bytes of `chunk` into the file and then failed: cuts the torn
+   * last line off the file, so the next line starts on a line of its own. Returns the bytes kept.
+   */
+  #keepWhole(fd: number, chunk: Buffer, written: number): number {
+    const whole = written === 0 ? 0 : chunk.lastIndexOf(NEWLINE, written - 1) + 1;
+    if (written > whole) {
+      try {
+        ftruncateSync(fd, fstatSync(fd).size - (written - whole));
+      } catch (err) {
+        this.#opts.onError?.(`access log: cannot cut a torn line off ${this.#opts.destination}`, err);
+      }
+    }
+    this.#size += whole;
+    return whole;
+  }
+
+  /** Something failed: logged at once, then at most every REPORT_EVERY_MS while it lasts. */
+  #trouble(what: string, err: unknown): void {
+    const now = this.#now();
+    if (this.#troubleSince === null) {
+      this.#troubleSince = now;
+      this.#droppedBefore = this.#dropped;
+    } else if (now - this.#lastReport < REPORT_EVERY_MS) return;
+    this.#lastReport = now;
+    this.#opts.onError?.(
+      `access log: ${what}; ${this.held} lines held (retried every second), ${this.#dropped} dropped so far`,
+      err,
+    );
+  }
+
+  /** A write went through: ends a problem, if one was going on. */
+  #fine(): void {
+    if (this.#troubleSince === null) return;
+    const seconds = Math.round((this.#now() - this.#troubleSince) / 1000);
+    const lost = this.#dropped - this.#droppedBefore;
+    this.#troubleSince = null;
+    this.#opts.onInfo?.(
+      `access log: writing ${this.#opts.destination} again after ${seconds}s; ${lost} lines dropped meanwhile`,
+    );
   }
 
   /** Takes queued lines up to `room` bytes (always at least one line), newline-terminated. */
@@ -173,7 +308,7 @@ export class AccessLog {
 
   #flush(): void {
     this.#scheduled = false;
-    if (this.#writing || this.#closed) return;
+    if (this.#writing || this.#closed || this.#retryTimer) return;
     if (this.#reopenWanted) {
       this.#reopenWanted = false;
       this.#reopenNow();
@@ -182,24 +317,35 @@ export class AccessLog {
       if (this.#pending.length) process.stdout.write(this.#take(Number.POSITIVE_INFINITY));
       return;
     }
-    const buf = this.#nextChunk();
+    // No file (it could not be opened): lines wait; the check timer reopens it every second.
+    if (this.#fd === -1) return;
+    const buf = this.#retry ?? this.#nextChunk();
+    this.#retry = null;
     if (!buf) return;
-    if (this.#fd === -1) {
-      this.#dropped += buf.toString().split('\n').length - 1;
-      return;
-    }
     this.#writing = true;
     const fd = this.#fd;
-    const done = (err: Error | null, n: number) => {
-      if (err) this.#opts.onError?.(`access log: write to ${this.#opts.destination} failed`, err);
-      else if (n < buf.length) {
-        write(fd, buf, n, buf.length - n, null, done);
-        return;
+    let written = 0;
+    const done = (err: NodeJS.ErrnoException | null, n: number) => {
+      if (!err && n === 0) err = new Error('the write made no progress');
+      if (!err) {
+        written += n;
+        if (written < buf.length) return write(fd, buf, written, buf.length - written, null, done);
+        this.#size += buf.length;
+        this.#fine();
+      } else {
+        // Full disk (or worse): keep the whole lines written, hold the rest, try again later.
+        const whole = this.#keepWhole(fd, buf, written);
+        this.#retry = whole < buf.length ? buf.subarray(whole) : null;
+        this.#trouble(`writing ${this.#opts.destination} failed`, err);
+        this.#retryTimer = setTimeout(() => {
+          this.#retryTimer = undefined;
+          this.#flush();
+        }, RETRY_MS);
+        this.#retryTimer.unref();
       }
-      this.#size += buf.length;
       this.#writing = false;
       for (const r of this.#idle.splice(0)) r();
-      if (this.#pending.length || this.#reopenWanted) this.#flush();
+      if (!this.#retryTimer && (this.#pending.length || this.#reopenWanted)) this.#flush();
     };
     write(fd, buf, 0, buf.length, null, done);
   }
@@ -211,7 +357,7 @@ export class AccessLog {
       this.#size = fstatSync(this.#fd).size;
     } catch (err) {
       this.#fd = -1;
-      this.#opts.onError?.(`access log: cannot open ${path}`, err);
+      this.#trouble(`cannot open ${path}`, err);
     }
   }
 
@@ -256,65 +402,4 @@ export class AccessLog {
     if (!byName || byName.ino !== mine.ino || byName.dev !== mine.dev) this.reopen();
     else if (mine.size < this.#size) this.#size = mine.size;
   }
-
-  #format(req: IncomingMessage, status: number, bytes: number, seconds: number): string {
-    const addr = clientAddress(req);
-    const rt = seconds.toFixed(3);
-    if (this.#opts.format === 'json') {
-      return JSON.stringify({
-        time: new Date(this.#now()).toISOString(),
-        remote_addr: addr,
-        method: req.method,
-        uri: req.url,
-        protocol: `HTTP/${req.httpVersion}`,
-        status,
-        body_bytes_sent: bytes,
-        http_referer: req.headers.referer ?? '',
-        http_user_agent: req.headers['user-agent'] ?? '',
-        request_time: Number(rt),
-      });
-    }
-    const request = `${req.method} ${req.url} HTTP/${req.httpVersion}`;
-    return `${addr} - - [${this.#timeLocal()}] "${esc(request)}" ${status} ${bytes} "${esc(req.headers.referer ?? '-')}" "${esc(req.headers['user-agent'] ?? '-')}" ${rt}`;
-  }
-
-  #lastSecond = -1;
-  #lastStamp = '';
-  #timeLocal(): string {
-    const now = this.#now();
-    const sec = Math.floor(now / 1000);
-    if (sec !== this.#lastSecond) {
-      this.#lastSecond = sec;
-      this.#lastStamp = timeLocal(new Date(sec * 1000));
-    }
-    return this.#lastStamp;
-  }
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const two = (n: number) => String(n).padStart(2, '0');
-
-/** nginx $time_local in UTC: 25/Nov/2026:13:55:02 +0000. */
-export function timeLocal(d: Date): string {
-  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
-}
-
-function clientAddress(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '-';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
-
-const NEEDS_ESCAPE = /["\\\x00-\x1f\x7f-\uffff]/;
-
-/** nginx's default log escaping: ", \ and non-printable bytes become \xHH. */
-export function esc(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  let out = '';
-  for (const ch of Buffer.from(s, 'latin1')) {
-    out +=
-      ch === 0x22 || ch === 0x5c || ch < 0x20 || ch > 0x7e
-        ? `\\x${ch.toString(16).toUpperCase().padStart(2, '0')}`
-        : String.fromCharCode(ch);
-  }
-  return out;
 }

@@ -3,6 +3,7 @@ import {
   bool,
   commonSettings,
   duration,
+  host,
   int,
   oneOf,
   path,
@@ -13,6 +14,12 @@ import {
   text,
 } from '@multipod/service';
 
+/**
+ * Cache-Control max-age is no timer: its ceiling is RFC 9111's, 2^31 seconds (caches read anything
+ * larger as that), expressed in whole hours.
+ */
+const MAX_AGE_LIMIT = { max: 596_523 * 3_600_000 };
+
 export const webSettings = {
   port: setting(port(), {
     flag: 'port',
@@ -20,11 +27,11 @@ export const webSettings = {
     default: '8080',
     help: 'Content port; also answers /healthz and /readyz.',
   }),
-  host: setting(text('<address>'), {
+  host: setting(host(), {
     flag: 'host',
     env: 'WEB_HOST',
     default: '0.0.0.0',
-    help: 'Address to listen on.',
+    help: 'Address to listen on: an IP address or a host name of this machine (else exit 2).',
   }),
   root: setting(path(), {
     flag: 'root',
@@ -62,13 +69,13 @@ export const webSettings = {
     default: 'true',
     help: 'Serve a .br or .gz sibling when the client accepts that encoding (with Vary: Accept-Encoding).',
   }),
-  maxAge: setting(duration(), {
+  maxAge: setting(duration(MAX_AGE_LIMIT), {
     flag: 'max-age',
     env: 'WEB_MAX_AGE',
     default: '0',
     help: 'Cache-Control max-age for files that are neither HTML nor fingerprinted; 0 means no-cache (revalidate).',
   }),
-  immutableMaxAge: setting(duration(), {
+  immutableMaxAge: setting(duration(MAX_AGE_LIMIT), {
     flag: 'immutable-max-age',
     env: 'WEB_IMMUTABLE_MAX_AGE',
     default: '8760h',

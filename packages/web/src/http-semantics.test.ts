@@ -25,6 +25,7 @@ beforeAll(async () => {
     'logo.png': Buffer.from([0x89, 0x50, 0x4e, 0x47]),
     'data.json': '{"a":1}\n',
     'notes.txt': '0123456789abcdef',
+    'empty.txt': '',
     'big.bin': big,
     '404.html': '<h1>custom not found</h1>\n',
   });
@@ -117,6 +118,23 @@ describe('ranges', () => {
     const r = await http(web.port, '/notes.txt', { headers: { range: 'bytes=100-200' } });
     expect(r.status).toBe(416);
     expect(r.headers['content-range']).toBe('bytes */16');
+  });
+
+  it('answers 416 to an open range that starts at or past the end (it sent the whole file)', async () => {
+    for (const range of ['bytes=16-', 'bytes=17-', 'bytes=1000-']) {
+      const r = await http(web.port, '/notes.txt', { headers: { range } });
+      expect(r.status, range).toBe(416);
+      expect(r.headers['content-range'], range).toBe('bytes */16');
+    }
+  });
+
+  it('sends an empty file whole for a range from 0 or a suffix, as nginx does; 416 past it', async () => {
+    for (const range of ['bytes=0-', 'bytes=0-0', 'bytes=0-99', 'bytes=-1']) {
+      const r = await http(web.port, '/empty.txt', { headers: { range } });
+      expect(r.status, range).toBe(200);
+      expect(r.body.length).toBe(0);
+    }
+    expect((await http(web.port, '/empty.txt', { headers: { range: 'bytes=1-' } })).status).toBe(416);
   });
 
   it('ignores a malformed or multi-range header (whole file, 200)', async () => {

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'nod
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { webSettings } from './config.ts';
-import { http, Site, until } from './testing.ts';
+import { http, Site, until, webConfig } from './testing.ts';
 
 const pkg = join(import.meta.dirname, '..');
 const mainJs = join(pkg, 'dist/main.js');
@@ -71,6 +71,34 @@ describe('dist/main.js', () => {
     expect(size.status).toBe(2);
     expect(size.stderr).toContain('--access-log-max-size / WEB_ACCESS_LOG_MAX_SIZE: "lots" is not a size');
     expect(run([], { WEB_DOTFILES: 'maybe' }).status).toBe(2);
+  });
+
+  it('exits 2 naming the host setting for an address it cannot listen on', () => {
+    const malformed = run([], { WEB_HOST: 'not a host', WEB_PORT: '0' });
+    expect(malformed.status).toBe(2);
+    expect(malformed.stderr).toBe(
+      'multipod-web: invalid setting --host / WEB_HOST: "not a host" is not an IP address or a host name (0.0.0.0, ::, 127.0.0.1, localhost)\n',
+    );
+    // Well formed, but no interface of this machine has it (TEST-NET-1, RFC 5737).
+    const foreign = run([], { WEB_HOST: '192.0.2.1', WEB_PORT: '0' });
+    expect(foreign.status).toBe(2);
+    expect(foreign.stderr).toMatch(
+      /^multipod-web: invalid setting --host \/ WEB_HOST: "192\.0\.2\.1" is not an address of this machine/,
+    );
+    expect(foreign.stdout + foreign.stderr).not.toContain('WEB_PORT');
+  });
+
+  it('refuses a duration a timer cannot hold, naming the setting and the maximum', () => {
+    const r = run([], { WEB_IDLE_TIMEOUT: '600h' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'multipod-web: invalid setting --idle-timeout / WEB_IDLE_TIMEOUT: "600h" is not a duration like 500ms, 10s or 2m, from 100ms to 596h31m23s647ms\n',
+    );
+    // Cache-Control ages are no timers: a year is fine, past RFC 9111's 2^31 s is not.
+    expect(webConfig({ WEB_IMMUTABLE_MAX_AGE: '17520h' }).immutableMaxAge).toBe(17520 * 3_600_000);
+    const age = run([], { WEB_MAX_AGE: '600000h' });
+    expect(age.status).toBe(2);
+    expect(age.stderr).toContain('at most 596523h');
   });
 
   it('lists every setting in --help', () => {

@@ -1,11 +1,12 @@
 // Writes one file version as an HTTP response: validators, 304/412, Range/If-Range → 206/416,
 // HEAD, and the body from memory (a cache hit) or streamed from an open file descriptor.
-import { closeSync, createReadStream } from 'node:fs';
+import { closeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { BODY_BYTES, type CountedResponse } from './body-bytes.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
 import type { FileVersion } from './file-cache.ts';
 import { parseRange } from './range.ts';
+import { type ShortBody, streamFile } from './stream-body.ts';
 
 export type Encoding = '' | 'br' | 'gzip';
 
@@ -91,10 +92,6 @@ export function chooseVariant(r: Resource, acceptEncoding: string | undefined): 
   return r.identity;
 }
 
-/** Declared body length, read back by the access log. */
-export const BODY_BYTES = Symbol('bodyBytes');
-export type CountedResponse = ServerResponse & { [BODY_BYTES]?: number };
-
 function head(res: CountedResponse, status: number, headers: Record<string, string | number>, bytes: number) {
   (res as CountedResponse)[BODY_BYTES] = bytes;
   res.writeHead(status, headers);
@@ -103,13 +100,14 @@ function head(res: CountedResponse, status: number, headers: Record<string, stri
 /**
  * Answers with variant `v`. `status` 200 applies preconditions and ranges; other statuses (a custom
  * 404 page, the SPA fallback) send the whole body. `fd`, when given, is the open file to stream
- * (closed here on every path); otherwise `v.body` is sent.
+ * (closed here on every path; `onShort` hears of a file that ended early, see stream-body.ts);
+ * otherwise `v.body` is sent.
  */
 export function sendVariant(
   req: IncomingMessage,
   res: ServerResponse,
   v: Variant,
-  opts: { status?: number; fd?: number } = {},
+  opts: { status?: number; fd?: number; onShort?: (s: ShortBody) => void } = {},
 ): void {
   const status = opts.status ?? 200;
   const size = v.version.size;
@@ -174,10 +172,7 @@ export function sendVariant(
     res.end(start === 0 && length === body.length ? body : body.subarray(start, end + 1));
     return;
   }
-  pipeline(createReadStream('', { fd: opts.fd, start, end, autoClose: true }), res, () => {
-    // Errors here are a client that went away or a read error mid-body; the socket is already torn
-    // down by pipeline, and the access log records the request.
-  });
+  streamFile(res, opts.fd, start, end, opts.onShort ?? (() => {}));
 }
 
 function closeFd(fd: number | undefined): void {

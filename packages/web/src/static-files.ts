@@ -5,6 +5,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
+import type { Logger } from '@multipod/service';
+import { BODY_BYTES, type CountedResponse } from './body-bytes.ts';
 import { cacheControl } from './cache-policy.ts';
 import { compressible, contentType } from './content-type.ts';
 import { FileCache, sameVersion, stillCurrent, versionOf } from './file-cache.ts';
@@ -13,8 +15,6 @@ import { resolveRoot } from './root.ts';
 import { type SafePath, safePath } from './safe-path.ts';
 import {
   acceptedEncodings,
-  BODY_BYTES,
-  type CountedResponse,
   chooseVariant,
   type Encoding,
   makeVariant,
@@ -54,7 +54,7 @@ function sameFiles(r: Resource, found: Extract<Lookup, { kind: 'file' }>): boole
   return same(r.identity, found.identity) && same(r.br, found.br) && same(r.gzip, found.gzip);
 }
 
-export function createStaticFiles(opts: StaticOptions) {
+export function createStaticFiles(opts: StaticOptions, log?: Logger) {
   const cache = new FileCache<Resource>(opts.cacheSize);
   // Cached versions are checked through WEB_ROOT as configured (`/srv/www/current/a.css`): the stat
   // follows `current` as it is at that instant, so a swap is seen by the very next request.
@@ -213,7 +213,17 @@ export function createStaticFiles(opts: StaticOptions) {
       closeSync(fd);
       throw err;
     }
-    sendVariant(req, res, v, { status, fd });
+    sendVariant(req, res, v, {
+      status,
+      fd,
+      onShort: ({ at, end, err }) =>
+        log?.error(
+          { err, url: req.url, file: f.rel, at, end },
+          err
+            ? 'reading a file failed while it was sent; connection closed'
+            : 'file ended before its Content-Length (changed while sent); connection closed',
+        ),
+    });
   }
 
   /** Looks a target up on disk (the slow path). */

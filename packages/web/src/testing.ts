@@ -3,8 +3,10 @@
 // paths byte for byte (fetch would normalize `..` and `%2e` away).
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
 import { createLogger, loadSettings } from '@multipod/service';
 import { waitFor } from '@multipod/service/testing';
 import { webSettings } from './config.ts';
@@ -71,6 +73,21 @@ export function startWeb(env: Record<string, string>): Promise<Web> {
   return createWeb(webConfig(env), { log: createLogger('web', { level: 'silent' }) });
 }
 
+export type LogLine = { level: string; msg: string } & Record<string, unknown>;
+
+/** A web whose JSON log lines are kept, to read back. */
+export async function startWebLogged(env: Record<string, string>): Promise<{ web: Web; lines: LogLine[] }> {
+  const lines: LogLine[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as LogLine);
+      done();
+    },
+  });
+  const web = await createWeb(webConfig(env), { log: createLogger('web', { level: 'info', destination }) });
+  return { web, lines };
+}
+
 export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -106,6 +123,28 @@ export function http(
     );
     req.on('error', reject);
     req.end();
+  });
+}
+
+/**
+ * Sends bytes exactly as given on a fresh connection and returns everything the server sent until
+ * it closed (or `ms` passed; then the connection is closed by the client).
+ */
+export function raw(port: number, bytes: string | Buffer, ms = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(bytes));
+    let out = '';
+    const timer = setTimeout(() => s.destroy(), ms);
+    s.on('data', (d: Buffer) => {
+      out += d.toString('latin1');
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNRESET') reject(err);
+    });
   });
 }
 
