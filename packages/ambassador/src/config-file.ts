@@ -1,7 +1,7 @@
 // The full form: a YAML file of listeners, routes and pools, validated with zod. Every error names
 // the file, the line and the field (`ambassador.yaml:12 pools.api.upstreams[1].weight: ...`).
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseDuration } from '@multipod/service';
+import { formatDuration, MAX_TIMER_MS, parseDuration } from '@multipod/service';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { type AccessConfig, AccessControl, blockListOf } from './http/access-control.ts';
@@ -25,11 +25,18 @@ export class ConfigFileError extends Error {
   override name = 'ConfigFileError';
 }
 
+/** A duration, as a number of ms or `500ms` / `10s` / `2m`; no longer than a timer can wait. */
 const durationField = z.union([z.number().int().min(0), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v;
-  const ms = parseDuration(v);
+  const ms = typeof v === 'number' ? v : parseDuration(v);
   if (ms === null) {
     ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration like 500ms, 10s or 2m` });
+    return z.NEVER;
+  }
+  if (ms > MAX_TIMER_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(v)} is longer than ${formatDuration(MAX_TIMER_MS)}`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -421,7 +428,10 @@ export function parseConfigFile(
     const ejection = {
       consecutiveFailures: p.ejection?.consecutiveFailures ?? defaults.ejection.consecutiveFailures,
       baseTime: p.ejection?.baseTime ?? defaults.ejection.baseTime,
-      maxTime: p.ejection?.maxTime ?? Math.max(defaults.ejection.maxTime, p.ejection?.baseTime ?? 0),
+      maxTime: Math.min(
+        MAX_TIMER_MS,
+        p.ejection?.maxTime ?? Math.max(defaults.ejection.maxTime, p.ejection?.baseTime ?? 0),
+      ),
     };
     pools.set(name, {
       name,

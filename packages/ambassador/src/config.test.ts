@@ -246,6 +246,20 @@ pools: { p: { upstreams: [http://a:1] } }`),
     expect(() => withHeaders(`{ request: { add: { X-A: "\${client_ip}" } } }`)).not.toThrow();
   });
 
+  it('refuses durations no timer can wait (over 596h)', () => {
+    expect(() =>
+      parse(
+        `listeners: [{ name: web, port: 1, pool: p }]\npools: { p: { upstreams: [http://a:1], timeouts: { read: 30d } } }`,
+      ),
+    ).toThrow(/amb.yaml:2 pools.p.timeouts.read: "30d" is longer than 596h31m23s647ms|not a duration/);
+    expect(() =>
+      parse(
+        `listeners: [{ name: web, port: 1, pool: p }]\npools: { p: { upstreams: [http://a:1], timeouts: { read: 2200000000 } } }`,
+      ),
+    ).toThrow(/pools.p.timeouts.read: 2200000000 is longer than 596h31m23s647ms/);
+    expect(() => load({ AMBASSADOR_EJECT_TIME: '100h' })).toThrow(/AMBASSADOR_EJECT_TIME/);
+  });
+
   it('reports unknown keys and YAML syntax errors with their line', () => {
     expect(() => parse(`listeners: []\npools: {}\nlisteners2: 1\n`)).toThrow(/amb.yaml:\d+ .*listeners2/);
     expect(() => parse(`listeners:\n  - name: [unclosed\n`)).toThrow(/amb.yaml:\d+ YAML:/);

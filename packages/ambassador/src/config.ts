@@ -6,6 +6,7 @@ import {
   duration,
   int,
   list,
+  MAX_TIMER_MS,
   oneOf,
   path,
   port,
@@ -152,7 +153,8 @@ export const settings = {
     default: '5',
     help: 'Consecutive failed requests (connect error, timeout, 502/503/504) that eject an upstream; 0 = never.',
   }),
-  ejectTime: setting(duration({ min: 1 }), {
+  // The longest ejection is 10 times this, and must still fit a timer.
+  ejectTime: setting(duration({ min: 1, max: Math.floor(MAX_TIMER_MS / 10) }), {
     flag: 'eject-time',
     env: 'AMBASSADOR_EJECT_TIME',
     default: '10s',
