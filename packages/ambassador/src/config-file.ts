@@ -169,6 +169,7 @@ const poolSchema = z.strictObject({
   resolveInterval: durationField.optional(),
   headers: headersSchema.optional(),
   credentials: credentialsSchema.optional(),
+  proxyProtocol: z.enum(['v1', 'v2']).optional(),
   healthCheck: healthCheckSchema.optional(),
   ejection: z
     .strictObject({
@@ -243,6 +244,7 @@ const listenerSchema = z.strictObject({
   pool: z.string().min(1).optional(),
   tls: listenerTlsSchema.optional(),
   redirectToHttps: z.number().int().min(1).max(65535).optional(),
+  proxyProtocol: z.boolean().optional(),
   ...accessFields,
 });
 
@@ -411,6 +413,11 @@ export function parseConfigFile(
       }
       if (kinds.has('tcp')) at([...base, 'credentials'], 'credentials are for HTTP pools');
     }
+    if (p.proxyProtocol && !kinds.has('tcp'))
+      at(
+        [...base, 'proxyProtocol'],
+        'only for tcp:// / tls:// pools: HTTP connections to upstreams are shared by many clients',
+      );
     let healthCheck: HealthCheckConfig | undefined = defaults.healthCheck;
     if (p.healthCheck) {
       const hc = p.healthCheck;
@@ -449,6 +456,7 @@ export function parseConfigFile(
       resolveInterval: p.resolveInterval ?? defaults.resolveInterval,
       ...(p.headers ? { headers: p.headers } : {}),
       ...(credentials ? { credentials } : {}),
+      ...(p.proxyProtocol ? { proxyProtocol: p.proxyProtocol } : {}),
     });
   }
 
@@ -524,6 +532,7 @@ export function parseConfigFile(
       protocol,
       ...(tls ? { tls } : {}),
       ...(l.redirectToHttps !== undefined ? { redirectToHttps: l.redirectToHttps } : {}),
+      ...(l.proxyProtocol ? { proxyProtocol: true } : {}),
       ...accessOf(l, base),
       routes:
         protocol === 'http'

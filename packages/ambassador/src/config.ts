@@ -64,6 +64,12 @@ export const settings = {
     env: 'AMBASSADOR_HTTP_REDIRECT_PORT',
     help: 'With TLS: also listen for plain HTTP on this port and answer 308 to https:// (port 443).',
   }),
+  proxyProtocol: setting(bool(), {
+    flag: 'proxy-protocol',
+    env: 'AMBASSADOR_PROXY_PROTOCOL',
+    default: 'false',
+    help: 'Simple form: every connection starts with a PROXY protocol header (v1/v2) from a load balancer, naming the real client.',
+  }),
   adminPort: setting(port(), {
     flag: 'admin-port',
     env: 'AMBASSADOR_ADMIN_PORT',
@@ -356,6 +362,7 @@ export function simpleConfig(s: AmbassadorSettings, readFile: (p: string) => str
       port: s.listen,
       protocol,
       ...(tls ? { tls } : {}),
+      ...(s.proxyProtocol ? { proxyProtocol: true } : {}),
       routes: protocol === 'http' ? [{ pathPrefix: '/', pool: 'default' }] : [],
       pool: protocol === 'tcp' ? 'default' : undefined,
     },

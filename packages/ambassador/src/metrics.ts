@@ -19,6 +19,7 @@ export class Metrics {
   readonly tlsHandshakeErrors: Counter<'listener'>;
   readonly resolutions: Counter<'pool' | 'result'>;
   readonly rateLimited: Counter<'listener' | 'route'>;
+  readonly proxyProtocolErrors: Counter<'listener'>;
   readonly accessDenied: Counter<'listener' | 'reason'>;
   readonly tlsReloads: Counter<'listener' | 'result'>;
   readonly certificateExpiry: Gauge<'listener' | 'certificate'>;
@@ -107,6 +108,12 @@ export class Metrics {
       name: 'ambassador_rejected_requests_total',
       help: 'Requests refused before any upstream: bad_request, open_proxy, no_route, no_upstream.',
       labelNames: ['listener', 'reason'],
+      registers,
+    });
+    this.proxyProtocolErrors = new Counter({
+      name: 'ambassador_proxy_protocol_errors_total',
+      help: 'Connections closed because they did not start with a valid PROXY protocol header.',
+      labelNames: ['listener'],
       registers,
     });
     this.rateLimited = new Counter({

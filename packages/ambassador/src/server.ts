@@ -14,6 +14,7 @@ import { createHttpListener, type HttpListener } from './http/listener.ts';
 import { UpstreamClients } from './http/upstream-clients.ts';
 import { Metrics } from './metrics.ts';
 import type { PoolEvents } from './pool.ts';
+import { acceptProxyProtocol } from './proxy-protocol.ts';
 import { type Watcher, watchConfig } from './reload.ts';
 import { buildState, type ProxyState } from './state.ts';
 import { createTcpListener, type TcpListener } from './tcp-proxy.ts';
@@ -159,6 +160,16 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
         tcpListeners.push(t);
         server = t.server;
       }
+      if (l.proxyProtocol)
+        acceptProxyProtocol(server, {
+          onError(err) {
+            metrics.proxyProtocolErrors.inc({ listener: l.name });
+            log.debug(
+              { listener: l.name, err: err.message },
+              'connection refused: bad or missing PROXY header',
+            );
+          },
+        });
       servers.push(server);
       const setting =
         s.config !== undefined ? `listener "${l.name}" in ${s.config}` : '--listen / AMBASSADOR_LISTEN';
@@ -218,6 +229,7 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
         l.port === b[i]!.port &&
         l.protocol === b[i]!.protocol &&
         l.redirectToHttps === b[i]!.redirectToHttps &&
+        l.proxyProtocol === b[i]!.proxyProtocol &&
         JSON.stringify(l.tls) === JSON.stringify(b[i]!.tls),
     );
 

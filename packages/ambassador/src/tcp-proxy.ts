@@ -7,6 +7,7 @@ import type { Logger } from '@multipod/service';
 import type { AccessLog } from './access-log.ts';
 import type { Metrics } from './metrics.ts';
 import type { Pool, Upstream } from './pool.ts';
+import { addressesOf, encodeV1, encodeV2 } from './proxy-protocol.ts';
 import type { ProxyState } from './state.ts';
 import { tlsConnectOptions } from './tls.ts';
 import type { TlsTerminator } from './tls-terminate.ts';
@@ -73,7 +74,7 @@ export function createTcpListener(listener: ListenerConfig, deps: TcpDeps): TcpL
       // The shared-buffer relay needs a sink that is done with a chunk when write() returns: a
       // plain socket is; a TLS client is not (its writes wait in the TLS layer).
       const relay = client instanceof TLSSocket ? undefined : new Relay();
-      connectUpstream(pool, u, relay, (err, up) => {
+      connectUpstream(pool, u, relay, client, (err, up) => {
         if (err || !up) {
           u.inFlight--;
           pool.failed(u);
@@ -142,6 +143,7 @@ function connectUpstream(
   pool: Pool,
   u: Upstream,
   relay: Relay | undefined,
+  client: Socket,
   done: (err: Error | undefined, socket?: Socket) => void,
 ): void {
   const socket: Socket = u.tls
@@ -172,6 +174,9 @@ function connectUpstream(
   const ok = () => {
     clearTimeout(timer);
     socket.removeListener('error', fail);
+    // The upstream learns who the client is before the client's first byte.
+    const pp = pool.config.proxyProtocol;
+    if (pp) socket.write(pp === 'v1' ? encodeV1(addressesOf(client)) : encodeV2(addressesOf(client)));
     done(undefined, socket);
   };
   socket.once(u.tls ? 'secureConnect' : 'connect', ok);

@@ -71,6 +71,8 @@ export interface PoolConfig {
   readonly headers?: HeaderPolicy;
   /** A credential added to every request to this pool (outbound), from Secret files. */
   readonly credentials?: CredentialsConfig;
+  /** TCP pools: send a PROXY protocol header with the client's address on each connection. */
+  readonly proxyProtocol?: 'v1' | 'v2';
 }
 
 export interface RouteConfig {
@@ -108,6 +110,8 @@ export interface ListenerConfig {
   readonly access?: AccessConfig;
   /** HTTP: requests per second over the whole listener (or per client). */
   readonly rateLimit?: RateLimitConfig;
+  /** Every connection starts with a PROXY protocol header (v1 or v2) naming the real client. */
+  readonly proxyProtocol?: boolean;
   /** HTTP: first match wins. */
   readonly routes: readonly RouteConfig[];
   /** TCP: the pool every connection goes to. */
