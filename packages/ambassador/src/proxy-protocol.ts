@@ -116,11 +116,8 @@ export function encodeV2(a: ProxyAddresses): Buffer {
   const v4 = a.family === 4;
   const body = Buffer.alloc(v4 ? 12 : 36);
   const put = (addr: string, at: number) => {
-    if (v4) addr.split('.').forEach((n, i) => body.writeUInt8(Number(n), at + i));
-    else {
-      const full = expandV6(addr);
-      full.forEach((g, i) => body.writeUInt16BE(g, at + i * 2));
-    }
+    if (v4) for (const [i, n] of addr.split('.').entries()) body.writeUInt8(Number(n), at + i);
+    else for (const [i, g] of expandV6(addr).entries()) body.writeUInt16BE(g, at + i * 2);
   };
   put(a.source, 0);
   put(a.destination, v4 ? 4 : 16);
