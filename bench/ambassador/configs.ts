@@ -105,3 +105,70 @@ pools:
     upstreams: [tcp://127.0.0.1:${origin}]
 `;
 }
+
+/** TLS termination: nginx with the same certificate, proxying to the origin with keep-alive. */
+export function tlsNginx(dir: string, port: number, origin: number, cert: string, key: string): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/tls-nginx.pid;
+error_log ${dir}/tls-nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/tmp;
+  proxy_temp_path ${dir}/tmp;
+  fastcgi_temp_path ${dir}/tmp;
+  uwsgi_temp_path ${dir}/tmp;
+  scgi_temp_path ${dir}/tmp;
+  upstream origin {
+    server 127.0.0.1:${origin};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${cert};
+    ssl_certificate_key ${key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+/** HAProxy terminating TLS with `crt` (certificate and key in one file). */
+export function tlsHaproxy(port: number, origin: number, combined: string): string {
+  return `global
+  maxconn 4000
+  nbthread 1
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+frontend tls
+  bind 127.0.0.1:${port} ssl crt ${combined} ssl-min-ver TLSv1.2
+  option http-keep-alive
+  default_backend origin
+backend origin
+  http-reuse always
+  server s1 127.0.0.1:${origin}
+`;
+}
+
+export function tlsAmbassadorYaml(port: number, origin: number, cert: string, key: string): string {
+  return `listeners:
+  - name: tls
+    port: ${port}
+    host: 127.0.0.1
+    pool: origin
+    tls: { certFile: ${cert}, keyFile: ${key} }
+pools:
+  origin:
+    upstreams: [http://127.0.0.1:${origin}]
+`;
+}

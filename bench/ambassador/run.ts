@@ -1,15 +1,33 @@
 // `pnpm bench ambassador`: the ambassador beside nginx proxy_pass (upstream keep-alive) and HAProxy,
 // in one run, against one nginx origin (`return 200`, ~100 B). Reports req/s, p99 and CPU time per
-// proxied request of each proxy process; p99 added at half load; TCP-mode bulk throughput against
+// proxied request of each proxy process; TLS termination on reused connections and one handshake per
+// request, beside nginx and HAProxy with the same certificate; p99 added at half load; TCP-mode bulk throughput against
 // HAProxy mode tcp; a CPU profile of the ambassador; and a soak with the origin's keep-alive
 // shorter than the proxy's. Each proxy is pinned to one core, wrk and the origin to the other.
 // Flags: --duration 6s (each load run), --rounds 3, --soak 60s (0 to skip; 10m for the full soak),
 // --connections 50, --no-profile.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ambassadorYaml, haproxy, originNginx, proxyNginx } from './configs.ts';
+import {
+  ambassadorYaml,
+  haproxy,
+  originNginx,
+  proxyNginx,
+  tlsAmbassadorYaml,
+  tlsHaproxy,
+  tlsNginx,
+} from './configs.ts';
 import { summarize } from './profile.ts';
 import { freePort, have, PINNING, processTree, startProcess, stopAll, waitForPort, wrk } from './tools.ts';
 
@@ -221,6 +239,67 @@ async function bench(): Promise<void> {
   const http = contenders.map((c) => summary(c.name));
   const [nginx, nginxLog, , amb, ambNoLog, floorUndici] = http;
 
+  // TLS termination: the same ECDSA P-256 certificate on each, the same origin behind. Reused
+  // connections (keep-alive: the cost of encrypting) and one handshake per request
+  // (`Connection: close`: the cost of a handshake).
+  const tlsFiles = join(root, 'packages/ambassador/testdata/tls');
+  const cert = join(tlsFiles, 'site-a.pem');
+  const key = join(tlsFiles, 'site-a.key');
+  const combined = join(dir, 'site-a-combined.pem');
+  writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  const [tlsNginxPort, tlsHaPort, tlsAmbPort, tlsAmbAdmin] = await Promise.all(
+    Array.from({ length: 4 }, freePort),
+  );
+  writeFileSync(join(dir, 'tls-nginx.conf'), tlsNginx(dir, tlsNginxPort!, origin!, cert, key));
+  writeFileSync(join(dir, 'tls-haproxy.cfg'), tlsHaproxy(tlsHaPort!, origin!, combined));
+  writeFileSync(join(dir, 'tls-ambassador.yaml'), tlsAmbassadorYaml(tlsAmbPort!, origin!, cert, key));
+  const tlsContenders: Contender[] = [
+    processContender(
+      'nginx (ssl, proxy_pass keepalive)',
+      tlsNginxPort!,
+      () => ['nginx', ['-c', join(dir, 'tls-nginx.conf'), '-p', dir]],
+      true,
+    ),
+    processContender(
+      'HAProxy 2.6 (bind … ssl crt)',
+      tlsHaPort!,
+      () => ['haproxy', ['-f', join(dir, 'tls-haproxy.cfg'), '-db']],
+      true,
+    ),
+    processContender('ambassador (tls:, access log on)', tlsAmbPort!, () => [
+      process.execPath,
+      [main],
+      ambEnv(join(dir, 'tls-ambassador.yaml'), tlsAmbAdmin!, true),
+    ]),
+  ];
+  const tlsResults = new Map<string, Awaited<ReturnType<typeof wrk>>[]>();
+  for (const mode of ['reused', 'handshake'] as const)
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 ? [...tlsContenders].reverse() : tlsContenders;
+      for (const c of order) {
+        const pids = await c.start();
+        const tlsUrl = `https://127.0.0.1:${c.port}/`;
+        const headers = mode === 'handshake' ? ['Connection: close'] : [];
+        await wrk(tlsUrl, { seconds: 2, connections: CONNECTIONS, headers }, []);
+        const r = await wrk(tlsUrl, { ...opts, headers }, pids);
+        tlsResults.set(`${mode}|${c.name}`, [...(tlsResults.get(`${mode}|${c.name}`) ?? []), r]);
+        await c.stop();
+      }
+    }
+  const tlsSummary = (key: string) => {
+    const rs = tlsResults.get(key)!;
+    const cpu = rs.map((r) => r.cpuUsPerRequest);
+    return {
+      key,
+      cpuUs: median(cpu),
+      cpuMin: Math.min(...cpu),
+      cpuMax: Math.max(...cpu),
+      rps: median(rs.map((r) => r.rps)),
+      errors: rs.reduce((a, r) => a + r.errors + r.non2xx, 0),
+    };
+  };
+  const tls = [...tlsResults.keys()].map(tlsSummary);
+
   // The rest runs against long-lived processes, pinned the same way.
   const nginxProc = startProcess('nginx', ['-c', join(dir, 'proxy.conf'), '-p', dir], {}, 'server');
   const haProc = startProcess('haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], {}, 'server');
@@ -320,6 +399,20 @@ async function bench(): Promise<void> {
       `| ${r.name} | ${round(r.rps, 0)} | ${round(r.p99Ms, 2)} | ${r.errors} | ${round(r.cpuUs, 1)} (${round(r.cpuMin, 1)}–${round(r.cpuMax, 1)}) | ${round(ref!.cpuUs / r.cpuUs, 2)}× |`,
     );
   }
+  lines.push(
+    '',
+    `### TLS termination (the same ECDSA P-256 certificate; wrk -c${CONNECTIONS}, ${DURATION}s, ${ROUNDS} rounds)`,
+    '',
+    '| connections | proxy | req/s | errors | CPU µs / request (min–max) | vs nginx |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+  );
+  for (const t of tls) {
+    const [mode, name] = t.key.split('|') as [string, string];
+    const ref = tls.find((x) => x.key === `${mode}|${tlsContenders[0]!.name}`)!;
+    lines.push(
+      `| ${mode === 'reused' ? 'reused (keep-alive)' : 'one handshake per request'} | ${name} | ${round(t.rps, 0)} | ${t.errors} | ${round(t.cpuUs, 1)} (${round(t.cpuMin, 1)}–${round(t.cpuMax, 1)}) | ${round(ref.cpuUs / t.cpuUs, 2)}× |`,
+    );
+  }
   lines.push('', `### Added latency at half load (${rate} req/s paced, 10 connections)`, '');
   lines.push('| path | req/s | p50 ms | p99 ms | added p99 ms |', '| --- | ---: | ---: | ---: | ---: |');
   for (const [name, r] of [
@@ -386,7 +479,7 @@ async function bench(): Promise<void> {
   );
   writeFileSync(
     join(root, 'bench/results/ambassador.json'),
-    `${JSON.stringify({ stamp, args, pinned: PINNING ?? null, rounds: ROUNDS, http, ambassador: amb, ambassadorNoAccessLog: ambNoLog, nginx, nginxAccessLog: nginxLog, halfLoad: { rate, direct: halfDirect, nginx: halfNginx, ambassador: halfAmb }, bulk: { direct: bulkDirect, haproxy: bulkHa, ambassador: bulkAmb }, profile, soak }, null, 2)}\n`,
+    `${JSON.stringify({ stamp, args, pinned: PINNING ?? null, rounds: ROUNDS, http, ambassador: amb, ambassadorNoAccessLog: ambNoLog, nginx, nginxAccessLog: nginxLog, tls, halfLoad: { rate, direct: halfDirect, nginx: halfNginx, ambassador: halfAmb }, bulk: { direct: bulkDirect, haproxy: bulkHa, ambassador: bulkAmb }, profile, soak }, null, 2)}\n`,
   );
 }
 

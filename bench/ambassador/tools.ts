@@ -168,10 +168,17 @@ export function parseWrk(out: string): WrkResult {
 /** Runs wrk and returns its parsed result plus the CPU time the given processes used meanwhile. */
 export async function wrk(
   url: string,
-  opts: { seconds: number; connections: number; script?: string; env?: Record<string, string> },
+  opts: {
+    seconds: number;
+    connections: number;
+    script?: string;
+    env?: Record<string, string>;
+    headers?: string[];
+  },
   pids: number[],
 ): Promise<WrkResult & { cpuMs: number; cpuUsPerRequest: number }> {
   const args = ['-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', '--timeout', '5s'];
+  for (const h of opts.headers ?? []) args.push('-H', h);
   if (opts.script) args.push('-s', opts.script);
   args.push(url);
   const before = cpuMs(pids);
