@@ -19,6 +19,8 @@ export interface AccessEntry {
   retries: number;
   /** HTTP: the request's X-Request-Id, as received or generated. */
   requestId?: string;
+  /** gRPC calls: the status the call ended with. */
+  grpcStatus?: number;
   error?: string;
 }
 
@@ -39,6 +41,7 @@ export function formatAccess(e: AccessEntry, time: string): string {
   if (e.bytesIn !== undefined) line += `,"bytesIn":${e.bytesIn}`;
   line += `,"durationMs":${e.durationMs},"retries":${e.retries}`;
   if (e.requestId !== undefined) line += `,"requestId":${str(e.requestId)}`;
+  if (e.grpcStatus !== undefined) line += `,"grpcStatus":${e.grpcStatus}`;
   if (e.error !== undefined) line += `,"error":${str(e.error)}`;
   return `${line}}\n`;
 }

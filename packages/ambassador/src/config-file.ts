@@ -58,8 +58,9 @@ const upstreamSchema = z.preprocess(
 );
 
 const healthCheckSchema = z.strictObject({
-  type: z.enum(['http', 'tcp']).optional(),
+  type: z.enum(['http', 'tcp', 'grpc']).optional(),
   path: z.string().startsWith('/').optional(),
+  service: z.string().optional(),
   interval: durationField.optional(),
   timeout: durationField.optional(),
   rise: z.number().int().min(1).max(100).optional(),
@@ -170,6 +171,7 @@ const poolSchema = z.strictObject({
   headers: headersSchema.optional(),
   credentials: credentialsSchema.optional(),
   proxyProtocol: z.enum(['v1', 'v2']).optional(),
+  protocol: z.enum(['http1', 'h2', 'h2c']).optional(),
   healthCheck: healthCheckSchema.optional(),
   ejection: z
     .strictObject({
@@ -239,7 +241,8 @@ const listenerSchema = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only'),
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65535),
-  protocol: z.enum(['http', 'tcp']).optional(),
+  protocol: z.enum(['http', 'h2c', 'tcp']).optional(),
+  http2: z.boolean().optional(),
   routes: z.array(routeSchema).min(1).optional(),
   pool: z.string().min(1).optional(),
   tls: listenerTlsSchema.optional(),
@@ -422,8 +425,11 @@ export function parseConfigFile(
     if (p.healthCheck) {
       const hc = p.healthCheck;
       const type = hc.type ?? (hc.path !== undefined ? 'http' : kinds.has('tcp') ? 'tcp' : 'http');
+      if (type === 'grpc' && (p.protocol ?? defaults.protocol) === 'http1')
+        at([...base, 'healthCheck', 'type'], 'a grpc check needs an HTTP/2 pool (protocol: h2 or h2c)');
       healthCheck = {
         type,
+        ...(hc.service !== undefined ? { service: hc.service } : {}),
         path: hc.path ?? defaults.healthCheck?.path ?? '/',
         interval: hc.interval ?? defaults.healthCheck?.interval ?? 5000,
         timeout: hc.timeout ?? defaults.healthCheck?.timeout ?? 1000,
@@ -457,6 +463,7 @@ export function parseConfigFile(
       ...(p.headers ? { headers: p.headers } : {}),
       ...(credentials ? { credentials } : {}),
       ...(p.proxyProtocol ? { proxyProtocol: p.proxyProtocol } : {}),
+      protocol: p.protocol ?? defaults.protocol,
     });
   }
 
@@ -467,8 +474,14 @@ export function parseConfigFile(
   const ports = new Set<string>();
   raw.listeners.forEach((l, i) => {
     const base: Path = ['listeners', i];
+    const h2c = l.protocol === 'h2c';
     const protocol =
-      l.protocol ?? (l.pool !== undefined && l.routes === undefined && isTcpPool(l.pool) ? 'tcp' : 'http');
+      l.protocol === 'h2c'
+        ? 'http'
+        : (l.protocol ??
+          (l.pool !== undefined && l.routes === undefined && isTcpPool(l.pool) ? 'tcp' : 'http'));
+    if (h2c && l.tls) at([...base, 'protocol'], 'h2c is cleartext HTTP/2; with tls, h2 is offered by ALPN');
+    if (l.http2 !== undefined && !l.tls) at([...base, 'http2'], 'http2 is about what a TLS listener offers');
     if (names.has(l.name)) at([...base, 'name'], `listener name "${l.name}" is used twice`);
     names.add(l.name);
     const host = l.host ?? defaults.host;
@@ -533,6 +546,8 @@ export function parseConfigFile(
       ...(tls ? { tls } : {}),
       ...(l.redirectToHttps !== undefined ? { redirectToHttps: l.redirectToHttps } : {}),
       ...(l.proxyProtocol ? { proxyProtocol: true } : {}),
+      ...(h2c ? { h2c: true } : {}),
+      ...(l.http2 === false ? { http2: false } : {}),
       ...accessOf(l, base),
       routes:
         protocol === 'http'

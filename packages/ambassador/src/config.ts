@@ -127,7 +127,7 @@ export const settings = {
   healthCheckPath: setting(text('<path|tcp>'), {
     flag: 'health-check',
     env: 'AMBASSADOR_HEALTH_CHECK',
-    help: 'Active health check: an HTTP path like /healthz, or "tcp" for a connect check. Unset = passive only.',
+    help: 'Active health check: an HTTP path like /healthz, "tcp" for a connect check, or "grpc" (grpc.health.v1; HTTP/2 pools). Unset = passive only.',
   }),
   healthCheckInterval: setting(duration({ min: 10 }), {
     flag: 'health-check-interval',
@@ -185,6 +185,18 @@ export const settings = {
     flag: 'server-name',
     env: 'AMBASSADOR_SERVER_NAME',
     help: "SNI and certificate name for TLS upstreams (default: the upstream's host).",
+  }),
+  listenProtocol: setting(oneOf(['http1', 'h2c']), {
+    flag: 'listen-protocol',
+    env: 'AMBASSADOR_LISTEN_PROTOCOL',
+    default: 'http1',
+    help: 'Simple form, plain listener: http1, or h2c (HTTP/2 with prior knowledge, as gRPC clients in a pod use). TLS listeners offer h2 and http/1.1 by ALPN.',
+  }),
+  upstreamProtocol: setting(oneOf(['http1', 'h2', 'h2c']), {
+    flag: 'upstream-protocol',
+    env: 'AMBASSADOR_UPSTREAM_PROTOCOL',
+    default: 'http1',
+    help: 'HTTP version to upstreams: http1, h2 (HTTP/2 over TLS, https://) or h2c (cleartext HTTP/2, for gRPC servers).',
   }),
   resolveInterval: setting(duration({ min: 1000 }), {
     flag: 'resolve-interval',
@@ -270,9 +282,9 @@ export function poolDefaults(
     if (problem) throw new SettingError(`invalid setting --key-file / AMBASSADOR_KEY_FILE: ${problem}`);
   }
   const hc = s.healthCheckPath;
-  if (hc !== undefined && hc !== 'tcp' && !hc.startsWith('/'))
+  if (hc !== undefined && hc !== 'tcp' && hc !== 'grpc' && !hc.startsWith('/'))
     throw new SettingError(
-      `invalid setting --health-check / AMBASSADOR_HEALTH_CHECK: ${JSON.stringify(hc)} is not a path starting with / or "tcp"`,
+      `invalid setting --health-check / AMBASSADOR_HEALTH_CHECK: ${JSON.stringify(hc)} is not a path starting with /, "tcp" or "grpc"`,
     );
   return {
     balance: s.balance,
@@ -280,8 +292,8 @@ export function poolDefaults(
       hc === undefined
         ? undefined
         : {
-            type: hc === 'tcp' ? 'tcp' : 'http',
-            path: hc === 'tcp' ? '/' : hc,
+            type: hc === 'tcp' ? 'tcp' : hc === 'grpc' ? 'grpc' : 'http',
+            path: hc === 'tcp' || hc === 'grpc' ? '/' : hc,
             interval: s.healthCheckInterval,
             timeout: s.healthCheckTimeout,
             rise: s.rise,
@@ -296,6 +308,7 @@ export function poolDefaults(
     retryBudget: s.retryBudget / 100,
     hostHeader: s.hostHeader,
     resolveInterval: s.resolveInterval,
+    protocol: s.upstreamProtocol,
   };
 }
 
@@ -363,6 +376,7 @@ export function simpleConfig(s: AmbassadorSettings, readFile: (p: string) => str
       protocol,
       ...(tls ? { tls } : {}),
       ...(s.proxyProtocol ? { proxyProtocol: true } : {}),
+      ...(s.listenProtocol === 'h2c' && !tls && protocol === 'http' ? { h2c: true } : {}),
       routes: protocol === 'http' ? [{ pathPrefix: '/', pool: 'default' }] : [],
       pool: protocol === 'tcp' ? 'default' : undefined,
     },

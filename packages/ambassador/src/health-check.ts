@@ -1,6 +1,8 @@
 // Active health checks: every interval, each upstream of a pool gets an HTTP GET of the path
-// (2xx or 3xx passes) or a bare TCP/TLS connect; the pool applies rise/fall.
+// (2xx or 3xx passes), a bare TCP/TLS connect, or a gRPC health check (grpc.health.v1); the pool
+// applies rise/fall.
 import { request as httpRequest } from 'node:http';
+import { connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -54,6 +56,8 @@ export class HealthChecker {
 export function checkOnce(pool: Pool, u: Upstream): Promise<boolean> {
   const hc = pool.config.healthCheck!;
   const tls = pool.config.tls;
+  if (hc.type === 'grpc') return grpcCheck(pool, u);
+  if (hc.type === 'http' && pool.config.protocol !== 'http1') return h2Check(pool, u);
   return new Promise((resolve) => {
     let done = false;
     const finish = (ok: boolean, cleanup?: () => void) => {
@@ -92,5 +96,89 @@ export function checkOnce(pool: Pool, u: Upstream): Promise<boolean> {
     });
     req.once('error', () => finish(false));
     req.end();
+  });
+}
+
+/** An HTTP check of an HTTP/2 pool, over HTTP/2 as its requests go: 2xx or 3xx passes. */
+function h2Check(pool: Pool, u: Upstream): Promise<boolean> {
+  const hc = pool.config.healthCheck!;
+  return new Promise((resolve) => {
+    let done = false;
+    const host = u.connectHost.includes(':') ? `[${u.connectHost}]` : u.connectHost;
+    const session = http2Connect(`${u.tls ? 'https' : 'http'}://${host}:${u.port}`, {
+      ...(u.tls ? tlsConnectOptions(u, pool.config.tls) : {}),
+    });
+    const finish = (ok: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      session.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), hc.timeout);
+    session.on('error', () => finish(false));
+    const stream = session.request({
+      ':path': hc.path,
+      ':authority': u.url.host,
+      'user-agent': 'multipod-ambassador health check',
+    });
+    stream.on('response', (h) => {
+      const status = Number(h[':status']);
+      finish(status >= 200 && status < 400);
+    });
+    stream.on('error', () => finish(false));
+    stream.end();
+  });
+}
+
+/**
+ * grpc.health.v1.Health/Check over HTTP/2: passes when the server answers SERVING for the service
+ * ('' = the server itself) with grpc-status 0. The protobuf messages are one optional field each,
+ * written and read by hand: HealthCheckRequest{service=1}, HealthCheckResponse{status=1}.
+ */
+function grpcCheck(pool: Pool, u: Upstream): Promise<boolean> {
+  const hc = pool.config.healthCheck!;
+  return new Promise((resolve) => {
+    let done = false;
+    const host = u.connectHost.includes(':') ? `[${u.connectHost}]` : u.connectHost;
+    const session = http2Connect(`${u.tls ? 'https' : 'http'}://${host}:${u.port}`, {
+      ...(u.tls ? tlsConnectOptions(u, pool.config.tls) : {}),
+    });
+    const finish = (ok: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      session.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), hc.timeout);
+    session.on('error', () => finish(false));
+    const service = Buffer.from(hc.service ?? '', 'utf8');
+    const message =
+      service.length > 0 ? Buffer.concat([Buffer.from([0x0a, service.length]), service]) : Buffer.alloc(0);
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    message.copy(frame, 5);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/grpc.health.v1.Health/Check',
+      ':authority': u.url.host,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': 'multipod-ambassador health check',
+    });
+    const chunks: Buffer[] = [];
+    let status: string | undefined;
+    stream.on('response', (h) => (status = h['grpc-status'] as string | undefined));
+    stream.on('trailers', (t) => (status = (t['grpc-status'] as string | undefined) ?? status));
+    stream.on('data', (d: Buffer) => chunks.push(d));
+    stream.on('error', () => finish(false));
+    stream.on('end', () => {
+      const body = Buffer.concat(chunks);
+      // One message: the 5-byte prefix, then field 1 (varint) = SERVING (1).
+      const serving = body.length >= 7 && body[5] === 0x08 && body[6] === 0x01;
+      finish(status === '0' && serving);
+    });
+    stream.end(frame);
   });
 }

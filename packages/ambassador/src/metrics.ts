@@ -20,6 +20,7 @@ export class Metrics {
   readonly resolutions: Counter<'pool' | 'result'>;
   readonly rateLimited: Counter<'listener' | 'route'>;
   readonly proxyProtocolErrors: Counter<'listener'>;
+  readonly grpcRequests: Counter<'listener' | 'upstream' | 'grpc_status'>;
   readonly accessDenied: Counter<'listener' | 'reason'>;
   readonly tlsReloads: Counter<'listener' | 'result'>;
   readonly certificateExpiry: Gauge<'listener' | 'certificate'>;
@@ -108,6 +109,12 @@ export class Metrics {
       name: 'ambassador_rejected_requests_total',
       help: 'Requests refused before any upstream: bad_request, open_proxy, no_route, no_upstream.',
       labelNames: ['listener', 'reason'],
+      registers,
+    });
+    this.grpcRequests = new Counter({
+      name: 'ambassador_grpc_requests_total',
+      help: 'gRPC calls by listener, upstream and the grpc-status they ended with (cancelled: the client went away).',
+      labelNames: ['listener', 'upstream', 'grpc_status'],
       registers,
     });
     this.proxyProtocolErrors = new Counter({

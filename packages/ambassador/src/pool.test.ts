@@ -25,6 +25,7 @@ function pool(over: Partial<PoolConfig> & { urls?: [string, number][] } = {}, no
       retryBudget: 0.2,
       hostHeader: 'keep',
       resolveInterval: 5000,
+      protocol: 'http1',
       ...rest,
     },
     { now },

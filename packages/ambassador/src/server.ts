@@ -1,7 +1,6 @@
 // The ambassador: builds the config (simple form or file), binds every listener and the admin
 // server, swaps the config atomically on reload, and drains on stop.
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { closeServer, createAdminServer, Health, type Logger, listen, SettingError } from '@multipod/service';
@@ -140,12 +139,12 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     );
   const httpListeners: HttpListener[] = [];
   const tcpListeners: TcpListener[] = [];
-  const servers: (Server | NetServer)[] = [];
+  const servers: NetServer[] = [];
   const ports = new Map<string, number>();
   const common = { state: () => state, metrics, accessLog, log };
   try {
     for (const l of config.listeners) {
-      let server: Server | NetServer;
+      let server: NetServer;
       if (l.protocol === 'http') {
         const h = createHttpListener(l, {
           ...common,
@@ -312,11 +311,11 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     // Whatever is still running when the grace period is nearly over is cut, so we exit 0 in time.
     const budget = Math.max(100, s.shutdownTimeout - s.drainDelay - 500);
     const cut = setTimeout(() => {
-      for (const h of httpListeners) h.server.closeAllConnections();
+      for (const h of httpListeners) h.cut();
       for (const t of tcpListeners) for (const sock of t.sockets) sock.destroy();
     }, budget);
     await Promise.all([
-      ...httpListeners.map((h) => closeServer(h.server)),
+      ...httpListeners.map((h) => h.close()),
       ...tcpListeners.map(
         (t) =>
           new Promise<void>((resolve) => {

@@ -28,9 +28,11 @@ export interface UpstreamConfig {
 }
 
 export interface HealthCheckConfig {
-  /** `http` GETs `path` and wants 2xx/3xx; `tcp` only connects. */
-  readonly type: 'http' | 'tcp';
+  /** `http` GETs `path` and wants 2xx/3xx; `tcp` only connects; `grpc` asks grpc.health.v1. */
+  readonly type: 'http' | 'tcp' | 'grpc';
   readonly path: string;
+  /** `grpc`: the service to ask about ('' = the server as a whole). */
+  readonly service?: string;
   readonly interval: number;
   readonly timeout: number;
   /** Consecutive successes that bring an upstream back up. */
@@ -73,6 +75,8 @@ export interface PoolConfig {
   readonly credentials?: CredentialsConfig;
   /** TCP pools: send a PROXY protocol header with the client's address on each connection. */
   readonly proxyProtocol?: 'v1' | 'v2';
+  /** HTTP version to upstreams: HTTP/1.1, HTTP/2 over TLS (h2), HTTP/2 cleartext (h2c). */
+  readonly protocol: 'http1' | 'h2' | 'h2c';
 }
 
 export interface RouteConfig {
@@ -112,6 +116,10 @@ export interface ListenerConfig {
   readonly rateLimit?: RateLimitConfig;
   /** Every connection starts with a PROXY protocol header (v1 or v2) naming the real client. */
   readonly proxyProtocol?: boolean;
+  /** HTTP/2 in cleartext with prior knowledge (`protocol: h2c` in the file): HTTP/2 only. */
+  readonly h2c?: boolean;
+  /** TLS listeners offer h2 by ALPN unless this is false. */
+  readonly http2?: boolean;
   /** HTTP: first match wins. */
   readonly routes: readonly RouteConfig[];
   /** TCP: the pool every connection goes to. */

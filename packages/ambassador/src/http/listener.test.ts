@@ -203,7 +203,7 @@ describe('HTTP listener', () => {
       );
     });
 
-    it('retries a GET on another upstream, never a POST', async () => {
+    it('retries a GET on another upstream; a POST only when it never reached one', async () => {
       const dead = `http://127.0.0.1:${await refusedPort()}`;
       const live = await origin(startOrigin((req, res) => res.end(`${req.method} ok`)));
       const amb = await ambassador({
@@ -214,11 +214,29 @@ describe('HTTP listener', () => {
       expect(gets.map((r) => r.status)).toEqual([200, 200]);
       expect(await metricValue(amb, 'ambassador_retries_total')).toBe(1);
 
+      // A refused connection: the POST never left, so it goes to the other upstream.
       const posts: number[] = [];
       for (let i = 0; i < 2; i++)
         posts.push((await get(`${amb.url}/`, { method: 'POST', body: 'data' })).status);
-      // Round-robin sends one of the two POSTs to the dead upstream: that one fails, it is not retried.
+      expect(posts).toEqual([200, 200]);
+      expect(await metricValue(amb, 'ambassador_retries_total')).toBe(2);
+    });
+
+    it('never retries a POST an upstream may have received', async () => {
+      // This one reads the request, then drops the connection without answering.
+      const rude = await origin(startOrigin((req) => req.on('end', () => req.socket.destroy()).resume()));
+      const live = await origin(startOrigin((req, res) => res.end(`${req.method} ok`)));
+      const amb = await ambassador({
+        AMBASSADOR_UPSTREAMS: `${rude.url},${live.url}`,
+        AMBASSADOR_EJECT_AFTER: '0',
+      });
+      const posts: number[] = [];
+      for (let i = 0; i < 2; i++)
+        posts.push((await get(`${amb.url}/`, { method: 'POST', body: 'data' })).status);
       expect(posts.sort()).toEqual([200, 502]);
+      expect(await metricValue(amb, 'ambassador_retries_total')).toBe(0);
+      const gets = await Promise.all([get(`${amb.url}/`), get(`${amb.url}/`)]);
+      expect(gets.map((r) => r.status)).toEqual([200, 200]);
       expect(await metricValue(amb, 'ambassador_retries_total')).toBe(1);
     });
 

@@ -3,19 +3,37 @@
 //   version → target → headers → route → pick upstream → forward (retry loop) → account
 //
 // Any step may end the request with its own answer (400/404/501/503, or 502/504 after the last
-// attempt); `account` runs once for every request, however it ended. WebSocket upgrades take their
-// own path (websocket.ts); other Upgrade headers (h2c) are ignored and the request is answered as
-// HTTP/1.1, as nginx does.
+// attempt; a gRPC call gets the matching gRPC status instead); `account` runs once for every
+// request, however it ended. Clients speak HTTP/1.1, or HTTP/2 over TLS (ALPN) or cleartext
+// (`protocol: h2c`); the steps are the same. WebSocket upgrades take their own path
+// (websocket.ts); other Upgrade headers (h2c) are ignored and the request is answered as HTTP/1.1,
+// as nginx does.
 import {
   createServer,
   type IncomingMessage,
   type Server,
   type ServerOptions,
-  type ServerResponse,
+  ServerResponse,
 } from 'node:http';
+import {
+  createServer as createH2cServer,
+  createSecureServer as createH2Server,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterClose, type Logger, rawResponse, refusalFor, refuseVersion } from '@multipod/service';
+import {
+  afterClose,
+  closeServer,
+  type Logger,
+  rawResponse,
+  refusalFor,
+  refuseVersion,
+} from '@multipod/service';
 import type { AccessLog } from '../access-log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Pool, Upstream } from '../pool.ts';
@@ -24,7 +42,14 @@ import type { TlsTerminator } from '../tls-terminate.ts';
 import type { ListenerConfig } from '../types.ts';
 import { IDENTITY_HEADER } from './access-control.ts';
 import { describeFailure, plain } from './answers.ts';
-import { forward, type ResponseHeaderPolicy } from './forward.ts';
+import {
+  type ClientRequest,
+  type ClientResponse,
+  DeadlineExceeded,
+  forward,
+  type ResponseHeaderPolicy,
+} from './forward.ts';
+import { GRPC, grpcAnswer, grpcStatusFor, isGrpc, parseGrpcTimeout } from './grpc.ts';
 import { applyOps, type HeaderContext } from './header-policy.ts';
 import { upstreamHeaders } from './request-headers.ts';
 import { bareHost, matchRoute, rewritePath, routeLabel } from './route.ts';
@@ -45,17 +70,40 @@ export interface HttpDeps {
 }
 
 export interface HttpListener {
-  readonly server: Server;
-  /** From now on responses ask clients to close their connection. */
+  /** What binds the port: an HTTP/1.1 server, or an HTTP/2 one (with HTTP/1.1 too over TLS). */
+  readonly server: NetServer;
+  /** From now on responses ask clients to close their connection; HTTP/2 clients get GOAWAY. */
   drain(): void;
+  /** Stops accepting, lets requests in flight finish, closes idle connections. */
+  close(): Promise<void>;
+  /** Cuts every connection still open (the grace period is over). */
+  cut(): void;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Failures that leave the request unsent: no upstream ever saw it. */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 
 /** One client request across its attempts. */
 interface Exchange {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: ClientRequest;
+  readonly res: ClientResponse;
+  /** An HTTP/2 client (no Connection header, no keep-alive of its own). */
+  readonly h2: boolean;
+  /** A gRPC call (content-type application/grpc…): failures are answered as gRPC statuses. */
+  grpc: boolean;
+  grpcStatus: number | undefined;
+  /** Answered by the ambassador with a trailers-only gRPC response. */
+  trailersOnly: boolean;
+  /** The caller's gRPC deadline, ended by aborting the attempt. */
+  deadline: NodeJS.Timeout | undefined;
   readonly start: number;
   readonly method: string;
   /** As the client sent it, for the access log. */
@@ -89,16 +137,19 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
 
   // ---- the steps -------------------------------------------------------------------------
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: ClientRequest, res: ClientResponse) => {
     const ex = newExchange(req, res);
     res.once('close', () => account(ex));
     const state = deps.state();
     const routes = state.routes.get(name) ?? [];
 
-    const version = refuseVersion(req.httpVersionMajor, req.httpVersionMinor);
-    if (version) return refuse(ex, version.status, version.reason, 'bad_request');
+    if (!ex.h2) {
+      const version = refuseVersion(req.httpVersionMajor, req.httpVersionMinor);
+      if (version) return refuse(ex, version.status, version.reason, 'bad_request');
+    } else if (req.method === 'CONNECT')
+      return refuse(ex, 405, 'method not allowed: CONNECT is refused (not an open proxy)', 'open_proxy');
 
-    const target = requestTarget(req, routes);
+    const target = requestTarget(req as IncomingMessage, routes);
     if (!target.ok)
       return refuse(
         ex,
@@ -108,7 +159,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
       );
 
     const headers = upstreamHeaders(
-      req,
+      req as IncomingMessage,
       { trust: state.config.trustForwarded, proto, requestId: state.config.requestId },
       target.host,
     );
@@ -120,9 +171,27 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
         'bad_request',
       );
 
-    ex.hasBody = headers.hasBody;
+    // HTTP/2 says "no body" by ending the stream with the headers, not by a length.
+    ex.hasBody = ex.h2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : headers.hasBody;
     ex.requestId = headers.requestId;
     ex.headers = headers.headers;
+    ex.grpc = ex.h2 && isGrpc(headerValue(ex.headers, 'content-type'));
+    if (ex.grpc) {
+      // The caller's deadline, passed on as it came, and kept here too: past it the call ends
+      // DEADLINE_EXCEEDED whatever the upstream does.
+      const deadlineMs = parseGrpcTimeout(headerValue(ex.headers, 'grpc-timeout'));
+      if (deadlineMs !== undefined)
+        ex.deadline = setTimeout(
+          () => {
+            ex.deadline = undefined;
+            const reason = new DeadlineExceeded('deadline exceeded');
+            if (ex.abort) ex.abort(reason);
+            else if (!ex.over)
+              grpcRefuse(ex, GRPC.DEADLINE_EXCEEDED, 'deadline exceeded before an upstream answered');
+          },
+          Math.max(1, deadlineMs),
+        );
+    }
     const clientIp = headers.clientIp;
 
     const listenerConfig = state.config.listeners.find((l) => l.name === name);
@@ -156,6 +225,8 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
           const response = policies.flatMap((p) => (p.response ? [p.response] : []));
           if (response.length > 0) ex.responseHeaders = { ops: response, ctx };
         }
+        // gRPC needs `te: trailers` upstream; to an HTTP/1.1 upstream TE is hop-by-hop.
+        if (headers.teTrailers && pool.config.protocol !== 'http1') ex.headers.push('te', 'trailers');
         // The pool's own credential, last: nothing the app or a policy sent can replace it.
         state.credentials.get(pool.name)?.apply(ex.headers);
 
@@ -221,8 +292,11 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
         path: ex.upstreamPath,
         headers: ex.headers,
         body: ex.hasBody ? ex.req : null,
-        readTimeout: pool.config.readTimeout,
+        headersTimeout: pool.config.readTimeout,
+        // A gRPC stream may rightly stay silent for long: only its deadline bounds it.
+        bodyTimeout: ex.grpc ? 0 : pool.config.readTimeout,
         close: draining,
+        grpc: ex.grpc,
         responseHeaders: ex.responseHeaders,
       },
       ex.res,
@@ -234,12 +308,14 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
           if (status >= 502 && status <= 504 && !pool.config.healthCheck) pool.failed(u);
           else pool.succeeded(u);
         },
-        done: (bytes) => {
+        done: (bytes, grpcStatus) => {
           ex.bytes = bytes;
+          ex.grpcStatus = grpcStatus;
           release(ex);
         },
-        cut: (err, bytes) => {
+        cut: (err, bytes, grpcStatus) => {
           ex.bytes = bytes;
+          ex.grpcStatus = grpcStatus;
           const code = (err as NodeJS.ErrnoException).code;
           ex.error = ex.over
             ? 'client closed the connection'
@@ -261,9 +337,16 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
       return;
     }
     const pool = ex.pool!;
+    if (err instanceof DeadlineExceeded)
+      return grpcRefuse(ex, GRPC.DEADLINE_EXCEEDED, 'deadline exceeded before the upstream answered');
     pool.failed(u);
     const failure = describeFailure(err as NodeJS.ErrnoException);
-    const retryable = IDEMPOTENT.has(ex.method) && !ex.hasBody && ex.retries < pool.config.retries;
+    // Safe to send again: an idempotent request without a body, or any request that never left
+    // (the connection failed, no byte of its body was read).
+    const neverSent =
+      CONNECT_FAILURES.has((err as NodeJS.ErrnoException).code ?? '') && !ex.req.readableDidRead;
+    const retryable =
+      ((IDEMPOTENT.has(ex.method) && !ex.hasBody) || neverSent) && ex.retries < pool.config.retries;
     if (retryable) {
       ex.tried ??= new Set();
       ex.tried.add(u);
@@ -285,7 +368,9 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
 
   /** Runs once per request when the client's response ends, however it ended. */
   const account = (ex: Exchange) => {
-    const complete = ex.res.writableFinished;
+    if (ex.deadline) clearTimeout(ex.deadline);
+    // A trailers-only gRPC answer ends the HTTP/2 stream itself, not through the response object.
+    const complete = ex.trailersOnly || (ex.res.writableFinished && !resetByClient(ex));
     if (!ex.over) {
       ex.over = true;
       if (!complete) ex.abort?.(new Error('client closed the connection'));
@@ -295,6 +380,12 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     const upstream = ex.upstream?.name ?? 'none';
     const ms = now() - ex.start;
     deps.metrics.request(name, upstream, status, ms / 1000);
+    if (ex.grpc)
+      deps.metrics.grpcRequests.inc({
+        listener: name,
+        upstream,
+        grpc_status: ex.grpcStatus === undefined ? (complete ? 'none' : 'cancelled') : String(ex.grpcStatus),
+      });
     deps.accessLog.write({
       listener: name,
       route: ex.route,
@@ -306,15 +397,22 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
       durationMs: Math.round(ms * 1000) / 1000,
       retries: ex.retries,
       ...(ex.requestId ? { requestId: ex.requestId } : {}),
+      ...(ex.grpcStatus !== undefined ? { grpcStatus: ex.grpcStatus } : {}),
       ...(ex.error ? { error: ex.error } : {}),
     });
   };
 
   // ---- helpers of the steps ---------------------------------------------------------------
 
-  const newExchange = (req: IncomingMessage, res: ServerResponse): Exchange => ({
+  const newExchange = (req: ClientRequest, res: ClientResponse): Exchange => ({
     req,
     res,
+    // By the response object, not the request line: an HTTP/1 client can write "HTTP/2.0" too.
+    h2: 'stream' in res,
+    grpc: false,
+    grpcStatus: undefined,
+    trailersOnly: false,
+    deadline: undefined,
     start: now(),
     method: req.method ?? 'GET',
     path: req.url ?? '/',
@@ -350,14 +448,31 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     close = false,
     headers: Record<string, string> = {},
   ) => {
+    if (ex.grpc) return grpcRefuse(ex, grpcStatusFor(status), text, status);
     ex.status = status;
     ex.error = text;
     if (ex.res.headersSent) {
       ex.res.destroy();
       return;
     }
-    // A request body nobody read would be taken for the next request: close instead.
-    plain(ex.res, status, text, close || draining || (ex.hasBody && !ex.req.complete), headers);
+    // A request body nobody read would be taken for the next request: close instead (HTTP/1;
+    // an HTTP/2 stream ends alone).
+    const closeIt = !ex.h2 && (close || draining || (ex.hasBody && !ex.req.complete));
+    plain(ex.res as ServerResponse, status, text, closeIt, headers);
+  };
+
+  /** A gRPC call the ambassador ends itself: HTTP 200, the status in a trailers-only answer. */
+  const grpcRefuse = (ex: Exchange, grpcStatus: number, text: string, httpStatus?: number) => {
+    ex.status = 200;
+    ex.grpcStatus = grpcStatus;
+    ex.error = httpStatus ? `${httpStatus} ${text}` : text;
+    if (ex.res.headersSent) {
+      ex.res.addTrailers({ 'grpc-status': String(grpcStatus), 'grpc-message': encodeURIComponent(text) });
+      ex.res.end();
+      return;
+    }
+    ex.trailersOnly = true;
+    grpcAnswer(ex.res, grpcStatus, text);
   };
 
   /** A request refused before any upstream; a malformed one also ends its connection (as nginx). */
@@ -373,17 +488,20 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
   };
 
   /** A plain-HTTP listener that only sends clients to HTTPS (308 keeps the method and body). */
-  const redirect = (req: IncomingMessage, res: ServerResponse) => {
+  const redirect = (req: ClientRequest, res: ClientResponse) => {
     const ex = newExchange(req, res);
     res.once('close', () => account(ex));
     const host = bareHost(req.headers.host);
     if (!/^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])$/.test(host))
       return refuse(ex, 400, 'bad request: a Host header is needed to redirect to https', 'bad_request');
-    const target = requestTarget(req, []);
+    const target = requestTarget(req as IncomingMessage, []);
     const path = target.ok ? target.path : '/';
     const port = listener.redirectToHttps === 443 ? '' : `:${listener.redirectToHttps}`;
     ex.status = 308;
-    res.writeHead(308, { location: `https://${host}${port}${path}`, 'content-length': 0 });
+    (res as ServerResponse).writeHead(308, {
+      location: `https://${host}${port}${path}`,
+      'content-length': 0,
+    });
     res.end();
   };
 
@@ -397,9 +515,21 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     shouldUpgradeCallback: isWebSocket,
   };
   const handler = listener.redirectToHttps !== undefined ? redirect : handle;
-  const server: Server = deps.tls
-    ? createHttpsServer({ ...options, ...deps.tls.serverOptions(['http/1.1']) }, handler)
-    : createServer(options, handler);
+  // HTTP/2 sessions, to send GOAWAY on drain and cut them when the grace period is over.
+  const sessions = new Set<Http2Session>();
+  let server: Server | Http2Server;
+  if (deps.tls && listener.http2 !== false) {
+    // ALPN picks h2 or http/1.1 on the same port; HTTP/1.1 requests get the same handler.
+    server = createH2Server({ ...deps.tls.serverOptions(['h2', 'http/1.1']), allowHTTP1: true }, handler);
+  } else if (deps.tls)
+    server = createHttpsServer({ ...options, ...deps.tls.serverOptions(['http/1.1']) }, handler);
+  else if (listener.h2c)
+    server = createH2cServer({}, handler); // prior knowledge, as gRPC clients do
+  else server = createServer(options, handler);
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
   if (deps.tls) {
     deps.tls.attach(server as unknown as { setSecureContext(o: object): void });
     // Failed handshakes (no shared protocol or cipher, a client certificate refused…) never reach
@@ -410,7 +540,16 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     });
   }
 
-  server.on('upgrade', createWebSocketProxy(name, deps, now));
+  const websocket = createWebSocketProxy(name, deps, now);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (isWebSocket(req)) return websocket(req, socket, head);
+    // An HTTP/2 server with HTTP/1.1 (TLS) hands over every upgrade: answer it as HTTP/1.1.
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as import('node:net').Socket);
+    res.shouldKeepAlive = false;
+    res.once('finish', () => socket.end());
+    handler(req, res);
+  });
 
   // Malformed or smuggling-shaped requests (conflicting Content-Length / Transfer-Encoding…):
   // Node's parser refuses them; they are answered and closed before any upstream sees them.
@@ -446,8 +585,27 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpDeps): Ht
     server,
     drain() {
       draining = true;
+      for (const s of sessions) s.close();
+    },
+    close: () =>
+      'closeIdleConnections' in server
+        ? closeServer(server)
+        : new Promise<void>((resolve) => {
+            for (const s of sessions) s.close();
+            server.close(() => resolve());
+          }),
+    cut() {
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      for (const s of sessions) s.destroy();
     },
   };
+}
+
+/** An HTTP/2 stream the client reset (cancelled): its response reads as finished, but is not. */
+function resetByClient(ex: Exchange): boolean {
+  if (!ex.h2) return false;
+  const stream = (ex.res as Http2ServerResponse).stream;
+  return stream.aborted || (stream.rstCode !== undefined && stream.rstCode !== 0);
 }
 
 /** The first value of a header in a flat header list (names compared case-insensitively). */

@@ -42,6 +42,8 @@ export type UpstreamHeaders =
       readonly requestId: string;
       /** The client's address (IPv4-mapped IPv6 unwrapped). */
       readonly clientIp: string;
+      /** The client sent `TE: trailers` (gRPC does; passed on to HTTP/2 upstreams only). */
+      readonly teTrailers: boolean;
     }
   | { readonly ok: false; readonly status: 400 | 501; readonly reason: string };
 
@@ -61,9 +63,21 @@ export function upstreamHeaders(req: IncomingMessage, ctx: ForwardContext, host?
   let forwarded: string | undefined;
   const kept: Record<string, string> = {};
   let requestId = '';
+  let authority: string | undefined;
+  let teTrailers = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      // HTTP/2 pseudo-headers: the authority is the Host; the rest are the request line.
+      if (name === ':authority') authority = value;
+      continue;
+    }
+    if (name === 'te') {
+      // The one TE an HTTP/2 client may send, and gRPC needs upstream: "trailers".
+      if (value.trim().toLowerCase() === 'trailers') teTrailers = true;
+      continue;
+    }
     if (name === 'x-request-id') {
       // One, short and printable, or it is replaced: it ends up in logs and other systems' headers.
       if (requestId !== '' || !REQUEST_ID.test(value)) continue;
@@ -100,6 +114,11 @@ export function upstreamHeaders(req: IncomingMessage, ctx: ForwardContext, host?
     out.push(raw[i]!, value);
   }
   if (hosts > 1) return { ok: false, status: 400, reason: 'more than one Host header' };
+  if (authority !== undefined) {
+    if (clientHost !== undefined && clientHost.toLowerCase() !== authority.toLowerCase())
+      return { ok: false, status: 400, reason: 'Host and :authority disagree' };
+    clientHost = authority;
+  }
   // Headers the Connection header names are hop-by-hop too (RFC 9110 §7.6.1).
   if (connection !== undefined) {
     const named = new Set(
@@ -135,7 +154,7 @@ export function upstreamHeaders(req: IncomingMessage, ctx: ForwardContext, host?
     out.push('x-forwarded-host', effectiveHost);
   if (kept['x-forwarded-port'] === undefined && socket.localPort !== undefined)
     out.push('x-forwarded-port', String(socket.localPort));
-  return { ok: true, headers: out, host: effectiveHost, hasBody, requestId, clientIp: addr };
+  return { ok: true, headers: out, host: effectiveHost, hasBody, requestId, clientIp: addr, teTrailers };
 }
 
 /** RFC 7239 §6: an IPv6 address is quoted and bracketed. */

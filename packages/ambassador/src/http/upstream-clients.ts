@@ -21,7 +21,7 @@ export class UpstreamClients {
   }
 
   #lookup(u: Upstream, pool: PoolConfig): Pool {
-    const key = `${u.key}|${pool.idleTimeout}|${pool.connectTimeout}|${pool.tls.ca ?? ''}|${pool.tls.cert ?? ''}|${pool.tls.serverName ?? ''}|${pool.tls.insecure}`;
+    const key = `${u.key}|${pool.protocol}|${pool.idleTimeout}|${pool.connectTimeout}|${pool.tls.ca ?? ''}|${pool.tls.cert ?? ''}|${pool.tls.serverName ?? ''}|${pool.tls.insecure}`;
     let client = this.#clients.get(key);
     if (!client) {
       // The resolved address when there is one; SNI, verification and Host stay on the name.
@@ -36,8 +36,11 @@ export class UpstreamClients {
         // Timeouts per request come with each dispatch (readTimeout).
         headersTimeout: 0,
         bodyTimeout: 0,
-        allowH2: false,
+        // HTTP/2 only where the pool asks for it: over TLS by ALPN (h2), or in cleartext (h2c).
+        allowH2: pool.protocol !== 'http1',
         connect: {
+          // In connect, not h2Options: a Pool builds its clients' connector from these.
+          ...(pool.protocol === 'h2c' ? { useH2c: true } : {}),
           timeout: pool.connectTimeout,
           ...(u.tls ? tlsConnectOptions(u, pool.tls) : {}),
         },
