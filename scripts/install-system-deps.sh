@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real peers the system tests and benchmarks compare against (Debian packages):
 # nginx, HAProxy, mtail, Prometheus + promtool, inotify-tools + rsync, wrk, hyperfine, ab, Chromium,
-# dnsmasq (a real DNS server for discovery tests), openssl (s_client).
+# dnsmasq (a real DNS server for discovery tests), openssl (s_client), nghttp2-client (h2load).
 # Needs root (or sudo). Safe to run again: it installs only what is missing.
 set -euo pipefail
-packages=(nginx haproxy mtail prometheus inotify-tools rsync wrk hyperfine apache2-utils chromium curl busybox-static dnsmasq-base openssl)
+packages=(nginx haproxy mtail prometheus inotify-tools rsync wrk hyperfine apache2-utils chromium curl busybox-static dnsmasq-base openssl nghttp2-client)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "system deps: all present"; exit 0; fi

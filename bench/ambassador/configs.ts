@@ -172,3 +172,40 @@ pools:
     upstreams: [http://127.0.0.1:${origin}]
 `;
 }
+
+/** nginx grpc_pass: cleartext HTTP/2 in, HTTP/2 (h2c) to the gRPC origin with keep-alive. */
+export function grpcNginx(dir: string, port: number, origin: number): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/grpc-nginx.pid;
+error_log ${dir}/grpc-nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log ${dir}/grpc-nginx-access.log combined buffer=4k flush=1s;
+  client_body_temp_path ${dir}/tmp;
+  proxy_temp_path ${dir}/tmp;
+  fastcgi_temp_path ${dir}/tmp;
+  uwsgi_temp_path ${dir}/tmp;
+  scgi_temp_path ${dir}/tmp;
+  upstream grpc_origin {
+    server 127.0.0.1:${origin};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port} http2;
+    http2_max_requests 1000000;
+    location / { grpc_pass grpc://grpc_origin; }
+  }
+}
+`;
+}
+
+export function grpcAmbassadorYaml(port: number, origin: number): string {
+  return `listeners:
+  - { name: grpc, port: ${port}, host: 127.0.0.1, protocol: h2c, pool: origin }
+pools:
+  origin:
+    upstreams: [http://127.0.0.1:${origin}]
+    protocol: h2c
+`;
+}

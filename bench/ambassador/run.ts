@@ -21,6 +21,8 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   ambassadorYaml,
+  grpcAmbassadorYaml,
+  grpcNginx,
   haproxy,
   originNginx,
   proxyNginx,
@@ -29,7 +31,17 @@ import {
   tlsNginx,
 } from './configs.ts';
 import { summarize } from './profile.ts';
-import { freePort, have, PINNING, processTree, startProcess, stopAll, waitForPort, wrk } from './tools.ts';
+import {
+  freePort,
+  h2load,
+  have,
+  PINNING,
+  processTree,
+  startProcess,
+  stopAll,
+  waitForPort,
+  wrk,
+} from './tools.ts';
 
 // The machine as the figures were taken: cores, and the 1-minute load average before the bench began.
 const startLoad = loadavg()[0]!;
@@ -56,10 +68,10 @@ const SOAK = seconds(flag('soak', '60s'));
 const CONNECTIONS = Number(flag('connections', '50'));
 const PROFILE = !args.includes('--no-profile');
 
-const missing = ['nginx', 'haproxy', 'wrk'].filter((t) => !have(t));
+const missing = ['nginx', 'haproxy', 'wrk', 'h2load'].filter((t) => !have(t));
 if (missing.length > 0) {
   console.error(
-    `bench ambassador needs ${missing.join(', ')}: run scripts/install-system-deps.sh (Debian: apt-get install -y nginx haproxy wrk)`,
+    `bench ambassador needs ${missing.join(', ')}: run scripts/install-system-deps.sh (Debian: apt-get install -y nginx haproxy wrk nghttp2-client)`,
   );
   process.exit(1);
 }
@@ -300,6 +312,70 @@ async function bench(): Promise<void> {
   };
   const tls = [...tlsResults.keys()].map(tlsSummary);
 
+  // gRPC unary calls: nginx grpc_pass and the ambassador (both logging, h2c both sides) in front of
+  // one grpc-js origin; h2load sends the same call (10 clients × 10 streams).
+  const [grpcOrigin, grpcNginxPort, grpcAmbPort, grpcAmbAdmin] = await Promise.all(
+    Array.from({ length: 4 }, freePort),
+  );
+  writeFileSync(join(dir, 'grpc-nginx.conf'), grpcNginx(dir, grpcNginxPort!, grpcOrigin!));
+  writeFileSync(join(dir, 'grpc-ambassador.yaml'), grpcAmbassadorYaml(grpcAmbPort!, grpcOrigin!));
+  const msg = Buffer.from([0x0a, 0x05, ...Buffer.from('hello'), 0x10, 0x01]);
+  const frame = Buffer.alloc(5);
+  frame.writeUInt32BE(msg.length, 1);
+  writeFileSync(join(dir, 'grpc-call.bin'), Buffer.concat([frame, msg]));
+  startProcess(
+    process.execPath,
+    [join(import.meta.dirname, 'grpc-origin.ts'), String(grpcOrigin)],
+    {},
+    'load',
+  );
+  await waitForPort(grpcOrigin!);
+  const grpcContenders: Contender[] = [
+    processContender(
+      'nginx grpc_pass (access log on)',
+      grpcNginxPort!,
+      () => ['nginx', ['-c', join(dir, 'grpc-nginx.conf'), '-p', dir]],
+      true,
+    ),
+    processContender('ambassador h2c → h2c (defaults, access log on)', grpcAmbPort!, () => [
+      process.execPath,
+      [main],
+      ambEnv(join(dir, 'grpc-ambassador.yaml'), grpcAmbAdmin!, true),
+    ]),
+  ];
+  const grpcOpts = {
+    seconds: DURATION,
+    clients: 10,
+    streams: 10,
+    data: join(dir, 'grpc-call.bin'),
+    headers: ['content-type: application/grpc', 'te: trailers'],
+  };
+  const grpcResults = new Map<string, Awaited<ReturnType<typeof h2load>>[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 ? [...grpcContenders].reverse() : grpcContenders;
+    for (const c of order) {
+      const pids = await c.start();
+      const callUrl = `http://127.0.0.1:${c.port}/multipod.test.Echo/Unary`;
+      await h2load(callUrl, { ...grpcOpts, seconds: 2 }, []);
+      const r = await h2load(callUrl, grpcOpts, pids);
+      grpcResults.set(c.name, [...(grpcResults.get(c.name) ?? []), r]);
+      await c.stop();
+    }
+  }
+  const grpcRows = grpcContenders.map((c) => {
+    const rs = grpcResults.get(c.name)!;
+    const cpu = rs.map((r) => r.cpuUsPerRequest);
+    return {
+      name: c.name,
+      cpuUs: median(cpu),
+      cpuMin: Math.min(...cpu),
+      cpuMax: Math.max(...cpu),
+      rps: median(rs.map((r) => r.rps)),
+      failed: rs.reduce((a, r) => a + r.failed, 0),
+    };
+  });
+  const [grpcNginxRow, grpcAmbRow] = grpcRows;
+
   // The rest runs against long-lived processes, pinned the same way.
   const nginxProc = startProcess('nginx', ['-c', join(dir, 'proxy.conf'), '-p', dir], {}, 'server');
   const haProc = startProcess('haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], {}, 'server');
@@ -413,6 +489,17 @@ async function bench(): Promise<void> {
       `| ${mode === 'reused' ? 'reused (keep-alive)' : 'one handshake per request'} | ${name} | ${round(t.rps, 0)} | ${t.errors} | ${round(t.cpuUs, 1)} (${round(t.cpuMin, 1)}–${round(t.cpuMax, 1)}) | ${round(ref.cpuUs / t.cpuUs, 2)}× |`,
     );
   }
+  lines.push(
+    '',
+    `### gRPC unary calls (h2load -c10 -m10, ${DURATION}s, ${ROUNDS} rounds; one grpc-js origin)`,
+    '',
+    '| proxy | calls/s | failed | CPU µs / call (min–max) | vs nginx |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  );
+  for (const r of grpcRows)
+    lines.push(
+      `| ${r.name} | ${round(r.rps, 0)} | ${r.failed} | ${round(r.cpuUs, 1)} (${round(r.cpuMin, 1)}–${round(r.cpuMax, 1)}) | ${round(grpcNginxRow!.cpuUs / r.cpuUs, 2)}× |`,
+    );
   lines.push('', `### Added latency at half load (${rate} req/s paced, 10 connections)`, '');
   lines.push('| path | req/s | p50 ms | p99 ms | added p99 ms |', '| --- | ---: | ---: | ---: | ---: |');
   for (const [name, r] of [
@@ -461,6 +548,7 @@ async function bench(): Promise<void> {
   const goals = [
     `CPU per request at the defaults ≥ 0.3× nginx (both logging), or within 1.2× of the Node floor measured in the same run: ${round(efficiency, 2)}× nginx (${round(amb!.cpuUs, 1)} µs vs ${round(nginxLog!.cpuUs, 1)} µs), ${round(overFloor, 2)}× the floor (${round(floorUndici!.cpuUs, 1)} µs) ${efficiency >= 0.3 || overFloor <= 1.2 ? 'MET' : 'NOT MET'}`,
     `added p99 at half load ≤ 1 ms: ${round(added, 2)} ms ${added <= 1 ? 'MET' : 'NOT MET'}`,
+    `gRPC CPU per call ≥ 0.3× nginx grpc_pass: ${round(grpcNginxRow!.cpuUs / grpcAmbRow!.cpuUs, 2)}× (${round(grpcAmbRow!.cpuUs, 1)} µs vs ${round(grpcNginxRow!.cpuUs, 1)} µs) ${grpcNginxRow!.cpuUs / grpcAmbRow!.cpuUs >= 0.3 ? 'MET' : 'NOT MET'}`,
     `TCP bulk ≥ 0.8× HAProxy: ${round(mib(bulkAmb) / mib(bulkHa), 2)}× ${mib(bulkAmb) / mib(bulkHa) >= 0.8 ? 'MET' : 'NOT MET'}`,
     ...(soak
       ? [
@@ -479,7 +567,7 @@ async function bench(): Promise<void> {
   );
   writeFileSync(
     join(root, 'bench/results/ambassador.json'),
-    `${JSON.stringify({ stamp, args, pinned: PINNING ?? null, rounds: ROUNDS, http, ambassador: amb, ambassadorNoAccessLog: ambNoLog, nginx, nginxAccessLog: nginxLog, tls, halfLoad: { rate, direct: halfDirect, nginx: halfNginx, ambassador: halfAmb }, bulk: { direct: bulkDirect, haproxy: bulkHa, ambassador: bulkAmb }, profile, soak }, null, 2)}\n`,
+    `${JSON.stringify({ stamp, args, pinned: PINNING ?? null, rounds: ROUNDS, http, ambassador: amb, ambassadorNoAccessLog: ambNoLog, nginx, nginxAccessLog: nginxLog, tls, grpc: grpcRows, halfLoad: { rate, direct: halfDirect, nginx: halfNginx, ambassador: halfAmb }, bulk: { direct: bulkDirect, haproxy: bulkHa, ambassador: bulkAmb }, profile, soak }, null, 2)}\n`,
   );
 }
 

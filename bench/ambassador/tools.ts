@@ -196,3 +196,47 @@ export async function wrk(
   if (!Number.isFinite(r.requests)) throw new Error(`could not read wrk's output:\n${out}`);
   return { ...r, cpuMs: used, cpuUsPerRequest: r.requests > 0 ? (used * 1000) / r.requests : Number.NaN };
 }
+
+export interface H2loadResult {
+  requests: number;
+  succeeded: number;
+  failed: number;
+  rps: number;
+  cpuMs: number;
+  cpuUsPerRequest: number;
+}
+
+/** Runs h2load (HTTP/2, prior knowledge) for a duration and charges the given processes' CPU. */
+export async function h2load(
+  url: string,
+  opts: { seconds: number; clients: number; streams: number; data?: string; headers?: string[] },
+  pids: number[],
+): Promise<H2loadResult> {
+  const args = ['-D', String(opts.seconds), '-c', String(opts.clients), '-m', String(opts.streams)];
+  if (opts.data) args.push('-d', opts.data);
+  for (const h of opts.headers ?? []) args.push('-H', h);
+  args.push(url);
+  const [cmd, cmdArgs] = onCore('load', 'h2load', args);
+  const before = cpuMs(pids);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(cmd, cmdArgs);
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.on('data', (d) => (text += d));
+    child.on('error', reject);
+    child.on('exit', () => resolve(text));
+  });
+  const used = cpuMs(pids) - before;
+  const m = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? 'NaN');
+  if (!m) throw new Error(`could not read h2load's output:\n${out}`);
+  const succeeded = Number(m[2]);
+  return {
+    requests: Number(m[1]),
+    succeeded,
+    failed: Number(m[3]),
+    rps,
+    cpuMs: used,
+    cpuUsPerRequest: succeeded > 0 ? (used * 1000) / succeeded : Number.NaN,
+  };
+}
