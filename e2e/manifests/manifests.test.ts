@@ -194,6 +194,21 @@ describe('manifests', () => {
     });
   });
 
+  it('gives each port of a component one name in every manifest (a probe or Service reads the same everywhere)', () => {
+    const names = new Map<string, Set<string>>();
+    for (const objects of rendered.values())
+      for (const pod of objects.filter((o) => o.kind === 'Pod'))
+        for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers])
+          for (const p of c.ports ?? []) {
+            const key = `${c.name}:${p.containerPort}`;
+            names.set(key, new Set([...(names.get(key) ?? []), p.name]));
+          }
+    const several = [...names].filter(([, n]) => n.size > 1).map(([k, n]) => `${k}: ${[...n].join(', ')}`);
+    expect(several).toEqual([]);
+    expect(names.get('content-sync:8081')).toEqual(new Set(['sync-admin']));
+    expect(names.get('web:8080')).toEqual(new Set(['web']));
+  });
+
   it('seed-sample keeps the seed: nginx and busybox-sidecar; the variant shares the process namespace', () => {
     const [seed] = (rendered.get('seed-sample') ?? []).filter((o) => o.kind === 'Pod');
     const [shared] = (rendered.get('seed-sample-shared-pid') ?? []).filter((o) => o.kind === 'Pod');
