@@ -1,12 +1,14 @@
 // The one-command demo as a new user meets it: a fresh copy of the repository (what git would
 // clone: tracked and new files, nothing ignored — no node_modules, no dist), the README's exact
-// run command in it, then the site, an edit, the metrics and the pod view; Ctrl-C to the whole
-// process group, as a terminal sends it; nothing may be left running.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+// install line and run line in it, then the site, an edit, the metrics and the pod view; SIGTERM to
+// the process the README's run line started (as a script or `kill` would send it), which must stop
+// everything and exit 0; nothing may be left running.
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMetrics, sum } from './src/metrics.ts';
 import { isPortFree } from './src/ports.ts';
@@ -14,14 +16,18 @@ import type { PodState } from './src/probe.ts';
 import { REPO_ROOT } from './src/run.ts';
 import { freePortBase, isAlive, waitFor } from './src/test-helpers.ts';
 
-/** The README's run command, read from the README itself so the two cannot drift apart. */
-function readmeRunCommand(): string {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const line = readme
-    .split('\n')
-    .find((l) => /^npx -y pnpm@[\d.]+ install && npx -y pnpm@[\d.]+ demo\s*$/.test(l));
-  if (!line) throw new Error('README.md has no line "npx -y pnpm@<v> install && npx -y pnpm@<v> demo"');
-  return line.trim();
+const execFileAsync = promisify(execFile);
+
+/** The README's install and run lines, read from the README itself so the two cannot drift apart. */
+function readmeCommands(): { install: string; run: string[] } {
+  const lines = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').split('\n');
+  const at = lines.findIndex((l) => /^npx -y pnpm@[\d.]+ install && npx -y pnpm@[\d.]+ build\s*$/.test(l));
+  const run = lines[at + 1]?.trim() ?? '';
+  if (at < 0 || !/^node demo\/main\.ts$/.test(run))
+    throw new Error(
+      'README.md has no lines "npx -y pnpm@<v> install && npx -y pnpm@<v> build" then "node demo/main.ts"',
+    );
+  return { install: lines[at]!.trim(), run: run.split(' ') };
 }
 
 /** Copies what a fresh clone would hold: tracked plus untracked-but-not-ignored files. */
@@ -54,7 +60,7 @@ function processesIn(dir: string): string[] {
   return found;
 }
 
-describe('pnpm demo from a fresh copy of the repository', () => {
+describe('the README’s demo from a fresh copy of the repository', () => {
   let repo: string;
   let base: number;
   let shell: ChildProcess;
@@ -69,9 +75,20 @@ describe('pnpm demo from a fresh copy of the repository', () => {
     await freshCopy(repo);
     expect(existsSync(join(repo, 'node_modules'))).toBe(false);
     base = await freePortBase();
-    // Its own process group, so the test can send Ctrl-C to all of it as a terminal does.
-    shell = spawn('sh', ['-c', readmeRunCommand()], {
+    const { install, run } = readmeCommands();
+    // Install and build of the whole workspace on a shared 2-core machine: be patient.
+    const installed = await execFileAsync('sh', ['-c', install], {
       cwd: repo,
+      env: { ...process.env, NO_COLOR: '1' },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 400_000,
+    });
+    out += installed.stdout + installed.stderr;
+    const [cmd, ...args] = run as [string, ...string[]];
+    shell = spawn(cmd, args, {
+      cwd: repo,
+      // Its own process group, as a terminal or a script's `&` gives it.
       detached: true,
       env: { ...process.env, DEMO_PORT_BASE: String(base), NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -83,14 +100,13 @@ describe('pnpm demo from a fresh copy of the repository', () => {
       out += d.toString();
     });
     exited = new Promise((resolve) => shell.once('exit', (code) => resolve(code)));
-    // Install and build of the whole workspace on a shared 2-core machine: be patient.
     await waitFor(
       'the demo ready',
       async () => {
         if (shell.exitCode !== null) throw new Error(`the command exited early:\n${out.slice(-3000)}`);
         return (await state()).containers.every((c) => c.ready);
       },
-      420_000,
+      60_000,
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n--- output ---\n${out.slice(-4000)}`);
     });
@@ -154,12 +170,13 @@ describe('pnpm demo from a fresh copy of the repository', () => {
     expect(s.adapter?.requests).toBeGreaterThan(0);
   });
 
-  it('Ctrl-C stops it all: no process, no port, no volume left', async () => {
+  it('SIGTERM to the process started stops it all, exit 0: no process, no port, no volume left', async () => {
     const s = await state();
     const pids = [s.runnerPid, ...s.containers.map((c) => c.pid!)];
     const volumes = s.volumes.map((v) => v.path);
-    process.kill(-shell.pid!, 'SIGINT');
-    await exited;
+    process.kill(shell.pid!, 'SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).not.toContain('ELIFECYCLE');
     await waitFor('every pid gone', () => pids.every((p) => !isAlive(p)), 20_000);
     expect(processesIn(repo)).toEqual([]);
     expect(volumes.filter((v) => existsSync(v))).toEqual([]);

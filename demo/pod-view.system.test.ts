@@ -59,7 +59,7 @@ describe('the pod view in Chromium', () => {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      viewport: { width: 1440, height: 900 },
+      viewport: { width: 1400, height: 900 }, // a laptop screen: everything must fit
       args: [
         '--no-sandbox',
         '--disable-gpu',
@@ -118,6 +118,32 @@ describe('the pod view in Chromium', () => {
     await page.locator('#logs-lines', { hasText: '"msg":"published"' }).waitFor({ timeout: 10_000 });
     expect(await text('#logs-cmd')).toBe('kubectl logs full -c content-sync');
     expect(await text('#logs-lines')).not.toContain('"component":"web"');
+  });
+
+  it('fits 1400 px: no horizontal overflow, an upstream URL on one line, the counts explained', async () => {
+    const overflow = await page.evaluate(() => {
+      const found: string[] = [];
+      if (document.documentElement.scrollWidth > window.innerWidth)
+        found.push(`page ${document.documentElement.scrollWidth} > ${window.innerWidth}`);
+      const boxes = document.querySelectorAll<HTMLElement>('.panel, .card, .volume, .actor, .pod');
+      for (const box of boxes) {
+        if (box.offsetParent === null) continue;
+        const edge = box.getBoundingClientRect().right;
+        for (const el of box.querySelectorAll<HTMLElement>('*'))
+          if (el.getBoundingClientRect().right > edge + 0.5)
+            found.push(
+              `${el.tagName.toLowerCase()}#${el.id || el.className} passes the right edge of ${box.className}`,
+            );
+      }
+      return found;
+    });
+    expect(overflow).toEqual([]);
+    // A URL is one token: it may move to its own line, never break inside.
+    const url = page.locator('#amb-upstreams .url').first();
+    expect(await url.textContent()).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(await url.evaluate((el) => el.getClientRects().length)).toBe(1);
+    expect(await text('#sync-count')).toMatch(/^\d+ snapshots? since start/);
+    expect(await text('[data-container="log-adapter"] .note')).toContain('not counted');
   });
 
   it('follows traffic: the button sends 50 requests and the counts go up', async () => {

@@ -1,7 +1,7 @@
 // Builds every image the manifests need with podman and no registry: a local Node 24 base
 // (FROM scratch: the node binary plus the libraries `ldd` lists, laid out like distroless), the
-// multipod-<name> images on it from host-built dist/main.js, and stand-ins for the seed's
-// nginx and busybox made from Debian's binaries. Usage: node images/offline.ts [base|stand-ins|<name>...]
+// multipod-<name> images on it from host-built dist/main.js, and stand-ins for the stock images
+// the lessons use (nginx, busybox, redis) made from Debian's binaries. Usage: node images/offline.ts [base|stand-ins|<name>...]
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
@@ -30,6 +30,8 @@ export type Component = (typeof COMPONENTS)[number];
 /** The seed sample's images, as the manifest names them. Here they are local stand-ins. */
 export const NGINX_IMAGE = 'docker.io/nginxinc/nginx-unprivileged:1.27.3-alpine';
 export const BUSYBOX_IMAGE = 'docker.io/library/busybox:1.37.0';
+/** The Redis of the TCP ambassador example; here a stand-in from Debian's redis-server and redis-cli. */
+export const REDIS_IMAGE = 'docker.io/library/redis:7.4.2-alpine';
 
 export function componentVersion(name: Component): string {
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'packages', name, 'package.json'), 'utf8')) as {
@@ -177,7 +179,7 @@ export function buildNodeBuildImage(opts: { force?: boolean } = {}): string {
   return LOCAL_BUILD_IMAGE;
 }
 
-/** Stand-ins for the seed sample's nginx and busybox, from Debian's nginx and busybox-static. */
+/** Stand-ins for nginx, busybox and redis, from Debian's nginx, busybox-static and redis-server. */
 export function buildStandIns(opts: { force?: boolean } = {}): void {
   if (opts.force || !imageExists(NGINX_IMAGE)) {
     if (!existsSync('/usr/sbin/nginx'))
@@ -225,6 +227,38 @@ export function buildStandIns(opts: { force?: boolean } = {}): void {
           'LABEL org.opencontainers.image.description="multipod e2e stand-in for busybox, built from Debian busybox-static"',
           'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
           'CMD ["sh"]',
+        ].join('\n'),
+      );
+    });
+  }
+  if (opts.force || !imageExists(REDIS_IMAGE)) {
+    // Debian's redis-server is a link to redis-check-rdb: one binary that acts on its own name.
+    const server = '/usr/bin/redis-check-rdb';
+    const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+    if (!existsSync(server) || !existsSync('/usr/bin/redis-cli') || !busybox)
+      throw new Error(
+        'redis stand-in: redis-server or busybox-static missing; run scripts/install-system-deps.sh',
+      );
+    withTempRoot((root) => {
+      // The official image's user: redis, uid 999, group 1000.
+      skeleton(root, 'redis:x:999:1000:redis:/data:/sbin/nologin\n');
+      copyInto(root, busybox, 'bin/busybox');
+      copyInto(root, server, 'usr/local/bin/redis-server');
+      copyInto(root, '/usr/bin/redis-cli', 'usr/local/bin/redis-cli');
+      for (const lib of new Set([...sharedLibs(server), ...sharedLibs('/usr/bin/redis-cli')]))
+        copyInto(root, lib);
+      mkdirSync(join(root, 'data'), { recursive: true });
+      buildFromRoot(
+        REDIS_IMAGE,
+        root,
+        [
+          'LABEL org.opencontainers.image.description="multipod e2e stand-in for redis, built from Debian redis-server"',
+          'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+          'ENV PATH=/usr/local/bin:/bin',
+          'USER 999:1000',
+          'WORKDIR /data',
+          'EXPOSE 6379',
+          'CMD ["redis-server"]',
         ].join('\n'),
       );
     });
@@ -321,7 +355,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   if (all || what.includes('base')) console.log(buildNodeBase({ force: what.includes('base') }));
   if (all || what.includes('stand-ins')) {
     buildStandIns({ force: what.includes('stand-ins') });
-    console.log(`${NGINX_IMAGE}\n${BUSYBOX_IMAGE}`);
+    console.log(`${NGINX_IMAGE}\n${BUSYBOX_IMAGE}\n${REDIS_IMAGE}`);
   }
   for (const name of COMPONENTS) {
     if (all ? existsSync(join(repoRoot, 'packages', name, 'dist/main.js')) : what.includes(name)) {

@@ -1,4 +1,4 @@
-// The runner's command line: `pnpm demo [full|sidecar|ambassador|adapter] [--port-base N] [--source DIR]`.
+// The runner's command line: `node demo/main.ts [full|sidecar|ambassador|adapter] [--port-base N] [--source DIR]`.
 import { resolve } from 'node:path';
 
 export const PATTERNS = ['full', 'sidecar', 'ambassador', 'adapter'] as const;
@@ -19,7 +19,7 @@ export class UsageError extends Error {
 
 export const USAGE = `multipod demo — the multi-container pod on this machine, no cluster needed
 
-usage: pnpm demo [pattern] [--port-base N] [--source DIR]
+usage: node demo/main.ts [pattern] [--port-base N] [--source DIR]
 
 patterns:
   full        all four containers, wired as manifests/full (default)

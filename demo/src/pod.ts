@@ -16,7 +16,7 @@ export interface Ports {
   readonly view: number;
 }
 
-/** The pod's own ports (DESIGN.md); the pod view has none in the pod, 8090 is the demo's. */
+/** The pod's own ports (manifests/full/full.yaml); the pod view has none in the pod, 8090 is the demo's. */
 export const DEFAULT_PORTS: Ports = {
   ambassador: 8000,
   web: 8080,

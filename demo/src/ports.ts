@@ -23,5 +23,5 @@ export async function busyPorts(uses: readonly PortUse[], host = '127.0.0.1'): P
 }
 
 export function portHint(): string {
-  return 'stop whatever uses it, or move the demo: pnpm demo -- --port-base 18000 (or DEMO_PORT_BASE=18000)';
+  return 'stop whatever uses it, or move the demo: node demo/main.ts --port-base 18000 (or DEMO_PORT_BASE=18000)';
 }

@@ -44,7 +44,7 @@ export async function main(argv: readonly string[], env = process.env): Promise<
   if (missing.length) {
     warn(
       `demo: not built yet: ${missing.map((c) => c.main).join(', ')}\n` +
-        '      run `pnpm build` first (`pnpm demo` builds before it starts)',
+        '      run `npx -y pnpm@12.4.2 build` (or `pnpm build`) first',
     );
     return 1;
   }
@@ -120,6 +120,12 @@ export async function main(argv: readonly string[], env = process.env): Promise<
   process.on('SIGHUP', () => shutdown('SIGHUP'));
   // Whatever happens to the runner, no container outlives it.
   process.on('exit', () => supervisor.killAllNow());
+  // A wrapper that dies of a signal without passing it on (pnpm and npx do, on SIGTERM) leaves the
+  // runner orphaned, re-parented to init: stop then too, so nothing outlives what the user started.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (!stopping && process.ppid !== parent) shutdown(`parent process ${parent} gone`);
+  }, 250).unref();
 
   try {
     await new Promise<void>((ok, fail) => {

@@ -52,7 +52,7 @@ describe('a busy port', () => {
   it('rejects an unknown pattern with exit code 2 and the usage', async () => {
     const demo = runDemo(['mesh']);
     expect(await demo.exited).toBe(2);
-    expect(demo.output()).toMatch(/unknown pattern "mesh"[\s\S]*usage: pnpm demo/);
+    expect(demo.output()).toMatch(/unknown pattern "mesh"[\s\S]*usage: node demo\/main\.ts/);
   });
 });
 
@@ -254,5 +254,35 @@ describe.each([
     demo.child.kill('SIGTERM');
     expect(await demo.exited).toBe(0);
     for (const name of containers) expect(demo.output()).toContain(`${name} stopped (exit code 0)`);
+  });
+});
+
+describe('started through a wrapper that dies without passing the signal on (pnpm, npx)', () => {
+  let base: number;
+  let wrapper: ChildProcess;
+  const state = async () =>
+    (await (await fetch(`http://127.0.0.1:${base + 5}/api/state`)).json()) as PodState;
+
+  beforeAll(async () => {
+    if (!built) throw new Error('build the components first: pnpm build (pnpm test does)');
+    base = await freePortBase();
+    // `; true` keeps sh waiting as the parent, as pnpm's script shell does.
+    wrapper = spawn('sh', ['-c', `"${process.execPath}" "${MAIN}" adapter --port-base ${base}; true`], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: 'ignore',
+    });
+    await waitFor('adapter ready', async () => (await state()).containers.every((c) => c.ready), 45_000);
+  });
+  afterAll(() => {
+    if (wrapper?.exitCode === null) wrapper.kill('SIGKILL');
+  });
+
+  it('the orphaned runner notices and stops every container, leaving no port taken', async () => {
+    const s = await state();
+    const pids = [s.runnerPid, ...s.containers.map((c) => c.pid!)];
+    wrapper.kill('SIGTERM');
+    await waitFor('every pid gone', () => pids.every((p) => !isAlive(p)), 20_000);
+    for (let p = base; p < base + 6; p++) expect(await isPortFree(p)).toBe(true);
   });
 });

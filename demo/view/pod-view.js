@@ -28,6 +28,16 @@ function flows(s) {
   ];
 }
 
+/** A long path that may break after each slash (and nowhere else), so it fits a narrow panel. */
+function setPath(el, path) {
+  el.textContent = '';
+  const parts = path.split('/');
+  parts.forEach((part, i) => {
+    el.append(i < parts.length - 1 ? `${part}/` : part);
+    if (i < parts.length - 1) el.append(document.createElement('wbr'));
+  });
+}
+
 function fmtAgo(ms) {
   if (ms === undefined || ms === null) return '—';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -158,7 +168,7 @@ function draw() {
     }
     links.dataset.done = '1';
   }
-  $('#source-index').textContent = `${s.source}/index.html`;
+  setPath($('#source-index'), `${s.source}/index.html`);
 
   $('#web-root').textContent = s.sync ? `current → ${s.sync.snapshot ?? '(none yet)'}` : s.source;
   $('#web-requests').textContent = s.adapter
@@ -170,8 +180,9 @@ function draw() {
       ? `${s.sync.snapshot}${s.sync.files !== undefined ? ` (${s.sync.files} files)` : ''}`
       : 'none yet';
     $('#sync-last').textContent = fmtAgo(s.sync.lastSyncAt);
+    const n = s.sync.syncs ?? 0;
     $('#sync-count').textContent =
-      `${s.sync.syncs ?? '—'}${s.sync.failures ? `, ${s.sync.failures} failed` : ''}`;
+      `${n} snapshot${n === 1 ? '' : 's'} since start${s.sync.failures ? `, ${s.sync.failures} failed syncs` : ''}`;
     $('#sync-headline').textContent = s.sync.headline ?? '—';
   }
   if (s.ambassador) {
@@ -181,7 +192,11 @@ function draw() {
     for (const u of ups) {
       const line = document.createElement('div');
       line.className = u.up ? 'up' : 'down';
-      line.textContent = `${u.up ? '●' : '○'} ${u.name} ${u.up ? 'up' : 'down'}`;
+      // The URL is one token: it may go to a line of its own, never break inside.
+      const url = document.createElement('span');
+      url.className = 'url';
+      url.textContent = u.name;
+      line.append(`${u.up ? '●' : '○'} `, url, ` ${u.up ? 'up' : 'down'}`);
       $('#amb-upstreams').append(line);
     }
     $('#amb-requests').textContent =

@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { Job } from 'kubernetes-models/batch/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Pod, Secret, Service, ServiceAccount as ServiceAccountModel } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import {
 
 const models: Record<string, new (data: never) => { validate(): void }> = {
   'v1/Pod': Pod,
+  'batch/v1/Job': Job,
   'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,
   'v1/Service': Service,
@@ -74,7 +76,9 @@ export function hardeningProblems(pod: K8sObject): string[] {
         if (!c.resources?.[kind]?.[res]) problems.push(`${at}: no resources.${kind}.${res}`);
       }
     }
-    if (role !== 'init') {
+    // A container that runs to completion (init, or the app of a Job's pod) has nothing to probe.
+    const runsToCompletion = role === 'init' || (role === 'container' && spec.restartPolicy === 'Never');
+    if (!runsToCompletion) {
       if (!c.livenessProbe) problems.push(`${at}: no livenessProbe`);
       if (!c.readinessProbe) problems.push(`${at}: no readinessProbe`);
     }
@@ -86,6 +90,23 @@ export function hardeningProblems(pod: K8sObject): string[] {
     if (tag === 'latest') problems.push(`${at}: image ${image} uses latest`);
   }
   return problems;
+}
+
+/** The pods a set of objects runs: its Pods, and each Job's pod template (named after the Job). */
+function podsOf(objects: K8sObject[]): K8sObject[] {
+  return objects.flatMap((o) => {
+    if (o.kind === 'Pod') return [o];
+    if (o.kind === 'Job')
+      return [
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: o.metadata.name, labels: o.spec.template.metadata?.labels },
+          spec: o.spec.template.spec,
+        },
+      ];
+    return [];
+  });
 }
 
 /** Setting names a component reads, from its src/config.ts (`env: 'WEB_ROOT'`) and the shared ones. */
@@ -154,13 +175,13 @@ describe('manifests', () => {
     });
 
     it('hardens every pod', () => {
-      for (const pod of objects.filter((o) => o.kind === 'Pod')) {
+      for (const pod of podsOf(objects)) {
         expect(hardeningProblems(pod), `pod ${pod.metadata.name}`).toEqual([]);
       }
     });
 
     it('uses one name per component (container = image) at the released version, with settings it knows', () => {
-      for (const pod of objects.filter((o) => o.kind === 'Pod')) {
+      for (const pod of podsOf(objects)) {
         for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
           const m = /^ghcr\.io\/multipod\/multipod-([a-z-]+):(.+)$/.exec(c.image);
           if (!m) continue;
@@ -178,7 +199,7 @@ describe('manifests', () => {
       const configMaps = new Set(objects.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name));
       const secrets = new Set(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name));
       const pods = objects.filter((o) => o.kind === 'Pod');
-      for (const pod of pods) {
+      for (const pod of podsOf(objects)) {
         for (const v of pod.spec.volumes ?? []) {
           if (v.configMap)
             expect(configMaps, `${pod.metadata.name} volume ${v.name}`).toContain(v.configMap.name);
@@ -192,6 +213,21 @@ describe('manifests', () => {
         expect(selected.length, `Service ${svc.metadata.name} selects no pod`).toBeGreaterThan(0);
       }
     });
+  });
+
+  it('gives each port of a component one name in every manifest (a probe or Service reads the same everywhere)', () => {
+    const names = new Map<string, Set<string>>();
+    for (const objects of rendered.values())
+      for (const pod of podsOf(objects))
+        for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers])
+          for (const p of c.ports ?? []) {
+            const key = `${c.name}:${p.containerPort}`;
+            names.set(key, new Set([...(names.get(key) ?? []), p.name]));
+          }
+    const several = [...names].filter(([, n]) => n.size > 1).map(([k, n]) => `${k}: ${[...n].join(', ')}`);
+    expect(several).toEqual([]);
+    expect(names.get('content-sync:8081')).toEqual(new Set(['sync-admin']));
+    expect(names.get('web:8080')).toEqual(new Set(['web']));
   });
 
   it('seed-sample keeps the seed: nginx and busybox-sidecar; the variant shares the process namespace', () => {
@@ -219,6 +255,31 @@ describe('manifests', () => {
       ['log-adapter', 'Always'],
       ['ambassador', 'Always'],
     ]);
+  });
+
+  it('only content-sync gets a startup probe as a native sidecar (the others wait for web)', () => {
+    for (const dir of ['full-native-sidecars']) {
+      const [pod] = (rendered.get(dir) ?? []).filter((o) => o.kind === 'Pod');
+      expect(pod?.spec.initContainers.map((c: Container) => [c.name, c.startupProbe?.httpGet])).toEqual([
+        ['content-sync', { path: '/readyz', port: 'sync-admin' }],
+        ['log-adapter', undefined],
+        ['ambassador', undefined],
+      ]);
+    }
+    // The sidecar pod through the component, as a user's kustomization would use it.
+    const dir = mkdtempSync(join(tmpdir(), 'multipod-kustomize-'));
+    try {
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        `resources:\n  - ${relative(dir, join(manifestsDir, 'sidecar'))}\ncomponents:\n  - ${relative(dir, join(manifestsDir, 'components/native-sidecars'))}\n`,
+      );
+      const [pod] = render(dir).filter((o) => o.kind === 'Pod');
+      expect(pod?.spec.initContainers.map((c: Container) => [c.name, c.startupProbe?.httpGet])).toEqual([
+        ['content-sync', { path: '/readyz', port: 'sync-admin' }],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a user kustomization can point every image elsewhere with `images:`', () => {

@@ -29,6 +29,8 @@ export interface Deployment {
   readonly pods: readonly string[];
   /** http://127.0.0.1:<port> reaching `containerPort` of `pod` (hostPort on podman, port-forward on kind). */
   url(pod: string, containerPort: number): string;
+  /** One container's output so far, like `kubectl logs <pod> -c <container>`. */
+  logs(pod: string, container: string): Promise<string>;
   /** Runs argv in one container, like `kubectl exec <pod> -c <container> -- argv`. */
   exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult>;
   /**
@@ -67,8 +69,11 @@ export interface Driver {
   readonly name: 'kind' | 'podman';
   /** Once per run: cluster, images. Idempotent. */
   prepare(): Promise<void>;
-  /** Renders manifests/<dir> and deploys it; resolves when every pod is Ready. */
-  apply(dir: string): Promise<Deployment>;
+  /**
+   * Deploys manifests/<dir> (a kustomization, as `kubectl apply -k`) or manifests/<file>.yaml files
+   * (as `kubectl apply -f`); resolves when every pod is Ready.
+   */
+  apply(target: string | readonly string[]): Promise<Deployment>;
   /** Once per run, after all tests: removes any multipod pod still there; returns their names. */
   cleanup(): Promise<string[]>;
 }

@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { COMPONENTS, imageName } from '../../images/offline.ts';
 import { bringUp, type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
 import { PortForward } from './port-forward.ts';
-import { type K8sObject, manifestsDir, render, repoRoot } from './render.ts';
+import { type K8sObject, manifestsDir, render, repoRoot, targetName } from './render.ts';
 import { eventually } from './wait.ts';
 
 export const CLUSTER = process.env.E2E_KIND_CLUSTER ?? 'multipod';
@@ -76,10 +76,16 @@ export async function waitForDefaultServiceAccount(
  * Unlike `kubectl apply -n`, kustomize's namespace also rewrites RoleBinding subjects, so a
  * ServiceAccount bound in the manifests (adapter-prometheus) is the one in this namespace.
  */
-export function namespacedKustomization(dir: string, namespace: string): { path: string; remove(): void } {
+export function namespacedKustomization(
+  target: string | readonly string[],
+  namespace: string,
+): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), `${namespace}-`));
-  // kustomize takes relative paths only; a directory outside the root is fine.
-  const resource = relative(path, join(manifestsDir, dir));
+  // kustomize takes relative paths only; a directory outside the root is fine. A resource may be a
+  // kustomization folder or a plain YAML file: the same objects `kubectl apply -f` would create.
+  const resources = (typeof target === 'string' ? [target] : target).map(
+    (t) => `  - ${relative(path, join(manifestsDir, t))}`,
+  );
   writeFileSync(
     join(path, 'kustomization.yaml'),
     [
@@ -87,7 +93,7 @@ export function namespacedKustomization(dir: string, namespace: string): { path:
       'kind: Kustomization',
       `namespace: ${namespace}`,
       'resources:',
-      `  - ${resource}`,
+      ...resources,
       '',
     ].join('\n'),
   );
@@ -145,6 +151,10 @@ export class KindDeployment implements Deployment {
     const hostPort = this.forwards.get(pod)?.localPort(containerPort);
     if (!hostPort) throw new Error(`pod ${pod}: no port-forward for containerPort ${containerPort}`);
     return `http://127.0.0.1:${hostPort}`;
+  }
+
+  async logs(pod: string, container: string): Promise<string> {
+    return (await execResult(this.tools.kubectl, ['-n', this.ns, 'logs', pod, '-c', container])).stdout;
   }
 
   exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult> {
@@ -377,14 +387,15 @@ export class KindDriver implements Driver {
     }
   }
 
-  async apply(dir: string): Promise<Deployment> {
+  async apply(target: string | readonly string[]): Promise<Deployment> {
     const { kubectl } = this.tools;
-    const objects = render(dir);
+    const dir = targetName(target);
+    const objects = render(target);
     const ns = `e2e-${dir.replace(/[^a-z0-9]+/g, '-')}-${process.pid}-${++applies}`
       .slice(0, 63)
       .replace(/-+$/, '');
     run(kubectl, ['create', 'namespace', ns]);
-    const kustomization = namespacedKustomization(dir, ns);
+    const kustomization = namespacedKustomization(target, ns);
     const pods = objects.filter((o) => o.kind === 'Pod');
     const dep = new KindDeployment(ns, pods, this.tools);
     return bringUp(dep, async () => {

@@ -29,7 +29,7 @@ import {
   COMPONENTS,
 } from '../../images/offline.ts';
 import { bringUp, type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
-import { type K8sObject, render, repoRoot } from './render.ts';
+import { type K8sObject, render, repoRoot, targetName } from './render.ts';
 import { eventually } from './wait.ts';
 
 function podman(
@@ -229,6 +229,12 @@ class PodmanDeployment implements Deployment {
     return `http://127.0.0.1:${hostPort}`;
   }
 
+  async logs(pod: string, container: string): Promise<string> {
+    this.get(pod);
+    const r = await execResult('podman', ['logs', `${pod}-${container}`]);
+    return r.stdout + r.stderr;
+  }
+
   exec(pod: string, container: string, argv: readonly string[]): Promise<ExecResult> {
     this.get(pod);
     return execResult('podman', ['exec', `${pod}-${container}`, ...argv]);
@@ -408,8 +414,9 @@ export class PodmanDriver implements Driver {
     }
   }
 
-  async apply(dir: string): Promise<Deployment> {
-    const objects = render(dir).map(secretAsConfigMap);
+  async apply(target: string | readonly string[]): Promise<Deployment> {
+    const dir = targetName(target);
+    const objects = render(target).map(secretAsConfigMap);
     const unsupported = objects.filter((o) => !['Pod', 'ConfigMap', 'Service'].includes(o.kind));
     if (unsupported.length > 0) {
       throw new Error(

@@ -63,8 +63,19 @@ export function parseObjects(yamlText: string): K8sObject[] {
   return objects;
 }
 
-export function render(dir: string): K8sObject[] {
-  return parseObjects(renderYaml(dir));
+/**
+ * What `kubectl apply` would create: a kustomization folder (`-k`) or a plain YAML file (`-f`),
+ * relative to manifests/; several of them for several `-f` flags.
+ */
+export function render(target: string | readonly string[]): K8sObject[] {
+  if (typeof target !== 'string') return target.flatMap((t) => render(t));
+  if (/\.ya?ml$/.test(target)) return parseObjects(readFileSync(resolve(manifestsDir, target), 'utf8'));
+  return parseObjects(renderYaml(target));
+}
+
+/** A short name for what was applied, for namespaces and messages. */
+export function targetName(target: string | readonly string[]): string {
+  return typeof target === 'string' ? target : target.join('+');
 }
 
 /** Every folder under manifests/ holding a kustomization.yaml (Components included), sorted. */

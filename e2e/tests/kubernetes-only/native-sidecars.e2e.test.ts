@@ -1,6 +1,7 @@
 // Native sidecars (initContainers with restartPolicy: Always): Kubernetes ≥ 1.29 only, so this
 // file runs with the kind driver; podman 4.3 would run them as plain init containers that must
-// exit (see vitest.config.ts).
+// exit (see vitest.config.ts). Shows the start order (content-sync's startup probe holds web back
+// until the first snapshot), a restart, and the stop order.
 import { describe, expect, it } from 'vitest';
 import { deploy } from '../../src/fixture.ts';
 import { eventually, get, get200, metricValue } from '../../src/wait.ts';
@@ -20,6 +21,17 @@ describe('full-native-sidecars', () => {
       },
       { timeoutMs: 30_000, what: 'adapter counted 4 404s' },
     );
+  });
+
+  it('web starts only once content-sync has published (its startup probe): content from the start', async () => {
+    // Started is not ready: without content-sync's startup probe the kubelet starts web as soon as
+    // content-sync's process runs, and web's first words are "waiting for content".
+    const listening = (await pod.current.logs('full', 'web'))
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; ready?: string })
+      .find((l) => l.msg === 'listening');
+    expect(listening?.ready).toMatch(/^serving \/srv\/www\/\.snapshots\//);
   });
 
   it('a killed native sidecar is restarted while web keeps serving', async () => {

@@ -233,6 +233,12 @@ export const settings = {
     default: 'true',
     help: 'One JSON line per request or TCP connection on stdout.',
   }),
+  readyWhen: setting(oneOf(['listening', 'upstream']), {
+    flag: 'ready-when',
+    env: 'AMBASSADOR_READY_WHEN',
+    default: 'listening',
+    help: '/readyz is 200 once listening with a valid config (listening: outbound), or only while every pool has an upstream passing its active health check (upstream: inbound, so the pod leaves its Service while its app is down).',
+  }),
   drainDelay: setting(duration(), {
     flag: 'drain-delay',
     env: 'AMBASSADOR_DRAIN_DELAY',

@@ -181,14 +181,36 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     throw err;
   }
 
+  // With readyWhen=upstream, only active checks can say an app is down: passive ejection never
+  // empties a pool, so without a check readiness could never follow the upstream. Say so at start.
+  if (s.readyWhen === 'upstream') {
+    const unchecked = [...state.pools.values()].filter((p) => !p.config.healthCheck).map((p) => p.name);
+    if (unchecked.length > 0) {
+      for (const srv of servers) srv.close();
+      for (const c of state.checkers) c.stop();
+      for (const d of state.discoveries) d.stop();
+      throw new SettingError(
+        `invalid setting --ready-when / AMBASSADOR_READY_WHEN: "upstream" needs an active health check, and pool ${unchecked.join(', ')} has none (set --health-check / AMBASSADOR_HEALTH_CHECK, or healthCheck in the file)`,
+      );
+    }
+  }
   const health = new Health({
     ready: () => {
       const t = now();
       const empty = [...state.pools.values()]
         .filter((p) => !p.upstreams.some((u) => u.up(t)))
         .map((p) => p.name);
-      // Ready means listening with a config; an empty pool is reported but does not fail the probe
-      // (the ambassador answers 503 for it at once; restarting it would not help).
+      // readyWhen=listening (outbound): an empty pool is reported but does not fail the probe (the
+      // ambassador answers 503 for it at once; taking the app's pod out would not help).
+      // readyWhen=upstream (inbound): a pool whose every upstream fails its active checks fails it,
+      // so the pod leaves its Service while its app is down. Ejection is not asked: it never
+      // empties a pool, so one path's 503s cannot flap the pod out.
+      const down =
+        s.readyWhen === 'upstream'
+          ? [...state.pools.values()]
+              .filter((p) => p.config.healthCheck && !p.upstreams.some((u) => u.healthy))
+              .map((p) => p.name)
+          : [];
       const unresolved = state.discoveries
         .flatMap((d) => d.status())
         .filter((n) => n.error)
@@ -200,6 +222,8 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
         ...(empty.length ? [`no healthy upstream in pool ${empty.join(', ')}`] : []),
         ...unresolved,
       ];
+      if (down.length)
+        return { ok: false, reason: `no upstream passes its health check in pool ${down.join(', ')}` };
       return { ok: true, reason: reasons.length ? reasons.join('; ') : undefined };
     },
   });

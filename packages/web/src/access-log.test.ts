@@ -197,3 +197,28 @@ describe('a destination that refuses every write (/dev/full: ENOSPC)', () => {
     );
   });
 });
+
+describe('probes', () => {
+  it('leaves the kubelet’s GET/HEAD /healthz and /readyz out of the log by default', async () => {
+    const w = await start();
+    await http(w.port, '/healthz');
+    await http(w.port, '/readyz?verbose=1');
+    await http(w.port, '/readyz', { method: 'HEAD' });
+    await http(w.port, '/a.txt');
+    await http(w.port, '/healthz', { method: 'POST' });
+    await w.stop();
+    const logged = lines(logPath()).map((l) => l.split('"')[1]);
+    expect(logged).toEqual(['GET /a.txt HTTP/1.1', 'POST /healthz HTTP/1.1']);
+  });
+
+  it('logs them with WEB_ACCESS_LOG_PROBES=true', async () => {
+    const w = await start({ WEB_ACCESS_LOG_PROBES: 'true' });
+    await http(w.port, '/healthz');
+    await http(w.port, '/readyz');
+    await w.stop();
+    expect(lines(logPath()).map((l) => l.split('"')[1])).toEqual([
+      'GET /healthz HTTP/1.1',
+      'GET /readyz HTTP/1.1',
+    ]);
+  });
+});

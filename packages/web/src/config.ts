@@ -122,6 +122,12 @@ export const webSettings = {
     default: '-',
     help: 'Access log: a file path, `-` for stdout, or `off`.',
   }),
+  accessLogProbes: setting(bool(), {
+    flag: 'access-log-probes',
+    env: 'WEB_ACCESS_LOG_PROBES',
+    default: 'false',
+    help: 'Also log GET/HEAD /healthz and /readyz (the kubelet’s probes); by default they are left out, so they are not counted as traffic.',
+  }),
   accessLogFormat: setting(oneOf(['combined', 'json'] as const), {
     flag: 'access-log-format',
     env: 'WEB_ACCESS_LOG_FORMAT',

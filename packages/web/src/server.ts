@@ -61,6 +61,7 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
   const health = new Health({ ready: () => checkRoot(config.root) });
   const app = createApp(files, log);
   const fast = config.fastPath;
+  const logProbes = config.accessLogProbes;
   let stopping = false;
 
   // Header/request timeouts are enforced by a periodic sweep; make it fine-grained enough for them.
@@ -77,7 +78,9 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
       return files.sendText(res, refused.status, `${refused.reason}\n`);
     }
     if (fast && files.serveCached(req, res)) return accessLog.track(req, res, start);
-    accessLog.track(req, res, start);
+    // The kubelet's probes are not traffic: logged, the adapter would count them as a steady
+    // request rate with no user at all (nginx operators leave them out the same way).
+    if (logProbes || !isProbe(req)) accessLog.track(req, res, start);
     if (handleHealth(health, req, res)) return;
     app(req, res);
   };
@@ -130,4 +133,11 @@ export async function createWeb(config: WebConfig, deps: WebDeps): Promise<Web> 
       return stopped;
     },
   };
+}
+
+/** A GET or HEAD of /healthz or /readyz: what a kubelet probe sends (other methods get a logged 405). */
+function isProbe(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const path = (req.url ?? '').split('?', 1)[0];
+  return path === '/healthz' || path === '/readyz';
 }
