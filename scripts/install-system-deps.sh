@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real peers the system tests and benchmarks compare against (Debian packages):
-# nginx, HAProxy, mtail, Prometheus + promtool, inotify-tools + rsync, wrk, hyperfine, ab, Chromium.
+# nginx, HAProxy, Apache httpd, Caddy, mtail, Prometheus + promtool, inotify-tools + rsync, wrk,
+# hyperfine, ab, Chromium.
 # Needs root (or sudo). Safe to run again: it installs only what is missing.
 set -euo pipefail
-packages=(nginx haproxy mtail prometheus inotify-tools rsync wrk hyperfine apache2-utils chromium curl busybox-static)
+packages=(nginx haproxy apache2 caddy mtail prometheus inotify-tools rsync wrk hyperfine apache2-utils chromium curl busybox-static)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "system deps: all present"; exit 0; fi
@@ -12,5 +13,5 @@ echo "system deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts nginx and friends on install; tests start their own on 127.0.0.1 ports.
-for svc in nginx haproxy prometheus mtail; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
+for svc in nginx haproxy apache2 caddy prometheus mtail; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
 echo "system deps: done"
