@@ -7,7 +7,7 @@ import type { CustomConfig, CustomMetric } from './custom-config.ts';
 import type { LineRecord } from './formats/index.ts';
 import { LAST_VALUE_FIELDS, lastValue, SUMMED_FIELDS, sumValues } from './formats/multi-value.ts';
 import { methodName } from './formats/record.ts';
-import { CounterFamily, GaugeFamily, HistogramFamily, type Labels, register } from './metrics.ts';
+import { addToKey, CounterFamily, GaugeFamily, HistogramFamily, type Labels, register } from './metrics.ts';
 import { Routes } from './routes.ts';
 import type { SeriesTtl } from './series-ttl.ts';
 
@@ -27,6 +27,8 @@ export interface CustomMetricsOptions {
 export class CustomMetrics {
   readonly #opts: CustomMetricsOptions;
   #compiled: Compiled[] = [];
+  /** Counts lines, so a field several metrics read (a route) is computed once per line. */
+  readonly #line = { n: 0 };
   /** Registered families by metric name, with what identifies their series. */
   #families = new Map<string, { family: AnyFamily; signature: string }>();
 
@@ -35,6 +37,7 @@ export class CustomMetrics {
   }
 
   observe(r: LineRecord): void {
+    this.#line.n++;
     for (const m of this.#compiled) m.apply(r);
   }
 
@@ -42,6 +45,7 @@ export class CustomMetrics {
   apply(config: CustomConfig): void {
     const { registry } = this.#opts;
     const routes = new Routes(config.routes);
+    const fields = new FieldReaders(routes, this.#line);
     const kept = new Map<string, { family: AnyFamily; signature: string }>();
     const fresh: [CustomMetric, string][] = [];
     for (const m of config.metrics) {
@@ -57,7 +61,7 @@ export class CustomMetrics {
       }
     for (const [m, signature] of fresh) kept.set(m.name, { family: this.#family(m), signature });
     // One assignment: lines read from now on go to the new metrics.
-    this.#compiled = config.metrics.map((m) => compile(m, kept.get(m.name)!.family, routes));
+    this.#compiled = config.metrics.map((m) => compile(m, kept.get(m.name)!.family, fields));
     this.#families = kept;
   }
 
@@ -89,11 +93,18 @@ function signatureOf(m: CustomMetric, defaultBuckets: readonly number[]): string
   ]);
 }
 
-function compile(m: CustomMetric, family: AnyFamily, routes: Routes): Compiled {
-  const labelReads = Object.values(m.labels).map((f) => reader(f, routes));
-  const filters = m.filter.map((f) => ({ read: reader(f.field, routes), re: f.re }));
-  const readValue = m.value === undefined ? null : numberReader(m.value, reader(m.value, routes));
-  const values = (r: LineRecord) => labelReads.map((f) => f(r) ?? '');
+function compile(m: CustomMetric, family: AnyFamily, fields: FieldReaders): Compiled {
+  const labelReads = Object.values(m.labels).map((f) => fields.reader(f));
+  const filters = m.filter.map((f) => ({ read: fields.reader(f.field), re: f.re }));
+  const readValue = m.value === undefined ? null : numberReader(m.value, fields.reader(m.value));
+  // The series key is built from the label values without an array; the array is made only for a
+  // new series (the values read for this line are cached, so reading them again costs nothing).
+  const key = (r: LineRecord) => {
+    let k = '';
+    for (let i = 0; i < labelReads.length; i++) k = addToKey(k, i === 0, labelReads[i]!(r) ?? '');
+    return k;
+  };
+  const values = (r: LineRecord) => () => labelReads.map((f) => f(r) ?? '');
   const pass =
     filters.length === 0 ? () => true : (r: LineRecord) => filters.every((f) => f.re.test(f.read(r) ?? ''));
   if (family instanceof HistogramFamily)
@@ -101,7 +112,7 @@ function compile(m: CustomMetric, family: AnyFamily, routes: Routes): Compiled {
       apply(r) {
         if (!pass(r)) return;
         const v = readValue!(r);
-        if (!Number.isNaN(v)) family.observeAt(values(r), v);
+        if (!Number.isNaN(v)) family.observeKey(key(r), values(r), v);
       },
     };
   if (family instanceof GaugeFamily)
@@ -109,20 +120,52 @@ function compile(m: CustomMetric, family: AnyFamily, routes: Routes): Compiled {
       apply(r) {
         if (!pass(r)) return;
         const v = readValue!(r);
-        if (!Number.isNaN(v)) family.set(values(r), v);
+        if (!Number.isNaN(v)) family.setKey(key(r), values(r), v);
       },
     };
   return {
     apply(r) {
       if (!pass(r)) return;
       const v = readValue ? readValue(r) : 1;
-      if (v >= 0) family.inc(values(r), v);
+      if (v >= 0) family.incKey(key(r), values(r), v);
     },
   };
 }
 
+type Read = (r: LineRecord) => string | undefined;
+
+/** One reader per field, each read at most once per line however many metrics use it. */
+class FieldReaders {
+  readonly #routes: Routes;
+  readonly #line: { n: number };
+  readonly #readers = new Map<string, Read>();
+
+  constructor(routes: Routes, line: { n: number }) {
+    this.#routes = routes;
+    this.#line = line;
+  }
+
+  reader(field: string): Read {
+    let read = this.#readers.get(field);
+    if (read) return read;
+    const plain = fieldReader(field, this.#routes);
+    const line = this.#line;
+    let at = -1;
+    let value: string | undefined;
+    read = (r) => {
+      if (at !== line.n) {
+        value = plain(r);
+        at = line.n;
+      }
+      return value;
+    };
+    this.#readers.set(field, read);
+    return read;
+  }
+}
+
 /** A field's text; an upstream status or address list gives its last value (multi-value.ts). */
-function reader(field: string, routes: Routes): (r: LineRecord) => string | undefined {
+function fieldReader(field: string, routes: Routes): Read {
   if (field === 'route') return (r) => routes.match(r.field('path'));
   if (field === 'method') return (r) => methodName(r.method);
   if (field === 'status' || field === 'code') return (r) => String(r.status);

@@ -59,7 +59,12 @@ abstract class Family<S extends object> {
    * The series for these label values (in labelNames order); the overflow series past the limit.
    * A lookup only: whoever observes into the overflow series counts it (see folded()).
    */
-  at(values: readonly string[], key = values.join('\u0001')): S & SeriesBase {
+  at(values: readonly string[], key = labelKey(values)): S & SeriesBase {
+    return this.atKey(key, values);
+  }
+
+  /** at() by the key of the values (labelKey()); the values are read only to make a new series. */
+  atKey(key: string, values: readonly string[] | (() => readonly string[])): S & SeriesBase {
     const found = this.series.get(key);
     if (found) {
       if (this.#ttl) found.seen = this.#ttl.tick;
@@ -72,7 +77,7 @@ abstract class Family<S extends object> {
       );
       return this.#overflow;
     }
-    return this.#create(key, values);
+    return this.#create(key, typeof values === 'function' ? values() : values);
   }
 
   /** True when this series is the one new label sets fold into. */
@@ -130,6 +135,17 @@ abstract class Family<S extends object> {
 }
 
 export const OVERFLOW_KEY = '\u0000overflow';
+const SEPARATOR = '\u0001';
+
+/** The map key of a label set. */
+export function labelKey(values: readonly string[]): string {
+  return values.join(SEPARATOR);
+}
+
+/** labelKey() built by adding one value at a time (no array on the hot path). */
+export function addToKey(key: string, first: boolean, value: string): string {
+  return first ? value : key + SEPARATOR + value;
+}
 export const OVERFLOW_VALUE = '__overflow__';
 
 export interface FamilyOptions {
@@ -159,7 +175,10 @@ export class CounterFamily extends Family<CounterSeries> {
     return { value: 0 };
   }
   inc(values: readonly string[] = [], by = 1): void {
-    const s = this.at(values);
+    this.incKey(labelKey(values), values, by);
+  }
+  incKey(key: string, values: readonly string[] | (() => readonly string[]), by = 1): void {
+    const s = this.atKey(key, values);
     if (this.isOverflow(s)) this.folded();
     s.value += by;
   }
@@ -185,7 +204,10 @@ export class GaugeFamily extends Family<CounterSeries> {
     return { value: 0 };
   }
   set(values: readonly string[], value: number): void {
-    const s = this.at(values);
+    this.setKey(labelKey(values), values, value);
+  }
+  setKey(key: string, values: readonly string[] | (() => readonly string[]), value: number): void {
+    const s = this.atKey(key, values);
     if (this.isOverflow(s)) this.folded();
     s.value = value;
   }
@@ -220,7 +242,10 @@ export class HistogramFamily extends Family<HistogramSeries> {
 
   /** Adds one observation to the series of these label values. */
   observeAt(values: readonly string[], v: number): void {
-    const s = this.at(values);
+    this.observeKey(labelKey(values), values, v);
+  }
+  observeKey(key: string, values: readonly string[] | (() => readonly string[]), v: number): void {
+    const s = this.atKey(key, values);
     if (this.isOverflow(s)) this.folded();
     this.observe(s, v);
   }

@@ -108,12 +108,26 @@ class CombinedScanner implements Parser, LineRecord {
       const s = at[i * 2]!;
       return s === -1 ? undefined : this.#buf.toString('utf8', s, at[i * 2 + 1]);
     }
-    if (name === 'method' || name === 'path' || name === 'protocol') {
+    if (name === 'path') return this.#path();
+    if (name === 'method' || name === 'protocol') {
       const req = this.field('request');
       return req === undefined ? undefined : requestPart(req, name);
     }
     if (name === 'code') return this.field('status');
     return undefined;
+  }
+
+  /** The path of the request line, decoded straight from the bytes (route templates read it per line). */
+  #path(): string | undefined {
+    const t = this.#buf;
+    const start = this.#at[REQUEST]!;
+    const end = this.#at[REQUEST + 1]!;
+    let a = start;
+    while (a < end && t[a] !== SPACE) a++;
+    if (a === end) return undefined;
+    let b = end - 1;
+    while (b > a && t[b] !== SPACE) b--;
+    return t.toString('utf8', a + 1, b > a ? b : end);
   }
 
   parse(t: Buffer, start: number, end: number): ParseResult {
