@@ -152,7 +152,10 @@ export class Pipeline implements RecordSink {
     this.#ignored = lines.at(['ignored']);
     this.#bytes = register(
       registry,
-      new CounterFamily({ name: 'log_adapter_bytes_read_total', help: 'Bytes read from log files.' }),
+      new CounterFamily({
+        name: 'log_adapter_bytes_read_total',
+        help: 'Bytes read from log files and syslog datagrams.',
+      }),
     ).at([]);
     this.#rotations = register(
       registry,

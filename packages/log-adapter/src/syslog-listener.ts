@@ -109,8 +109,9 @@ export class SyslogListener {
     this.#port = socket.address().port;
     socket.on('message', (msg) => this.#message(msg));
     this.#socket = socket;
-    // Linux doubles what it grants (bookkeeping overhead) and caps the request at rmem_max.
-    const capped = this.#receiveBuffer < this.#opts.receiveBuffer;
+    // Linux caps the request at net.core.rmem_max, then doubles it (room for its bookkeeping) in
+    // what getsockopt reports: a request granted whole reads back as twice its size.
+    const capped = this.#receiveBuffer < 2 * this.#opts.receiveBuffer;
     log.info(
       { url: this.url, receiveBuffer: this.#receiveBuffer, asked: this.#opts.receiveBuffer },
       capped
