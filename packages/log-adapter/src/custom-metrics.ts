@@ -104,7 +104,13 @@ function compile(m: CustomMetric, family: AnyFamily, fields: FieldReaders): Comp
     for (let i = 0; i < labelReads.length; i++) k = addToKey(k, i === 0, labelReads[i]!(r) ?? '');
     return k;
   };
-  const values = (r: LineRecord) => () => labelReads.map((f) => f(r) ?? '');
+  // The line being applied, for `values` (one function, not a closure per line).
+  let line: LineRecord;
+  const values = (r: LineRecord) => {
+    line = r;
+    return makeValues;
+  };
+  const makeValues = () => labelReads.map((f) => f(line) ?? '');
   const pass =
     filters.length === 0 ? () => true : (r: LineRecord) => filters.every((f) => f.re.test(f.read(r) ?? ''));
   if (family instanceof HistogramFamily)
