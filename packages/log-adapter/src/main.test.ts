@@ -80,7 +80,7 @@ describe('multipod-log-adapter process', () => {
     [
       'ADAPTER_SERIES_TTL',
       { ADAPTER_SERIES_TTL: '10' },
-      'a duration like 500ms, 10s or 2m of at least 1000ms',
+      'a duration like 500ms, 10s or 2m, from 1s to 596h31m23s647ms',
     ],
     [
       'ADAPTER_SYSLOG_LISTEN',
