@@ -226,6 +226,10 @@ const CASES: Record<ReuseComponent, Case> = {
         'admin',
         'sync-admin',
       ]);
+      // And the alerting rules, for the Operator's Prometheus.
+      const rules = objects.filter((o) => o.kind === 'PrometheusRule');
+      expect(rules.map((r) => r.metadata.name)).toEqual(['multipod']);
+      expect(rules[0]?.spec.groups.length).toBeGreaterThan(0);
     },
   },
 };
