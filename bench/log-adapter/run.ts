@@ -1,7 +1,9 @@
 // bench log-adapter: the adapter beside mtail (the tool people use for this job), in one run.
 // 1. Ingest: the same generated log (web's format) appended to an empty file each tool is tailing;
 //    lines/s until its /metrics shows every request, CPU seconds, and peak RSS.
-// 2. Scrape: /metrics response time with ~1k and ~10k series (one series per user agent).
+// 2. The same with custom metrics: route templates, a counter by route and method, a histogram by
+//    route (routes.yaml for the adapter, the same as regular expressions in routes.mtail).
+// 3. Scrape: /metrics response time with ~1k and ~10k series (one series per user agent).
 // Run with `pnpm bench log-adapter`; LOG_ADAPTER_BENCH_LINES overrides the line count (5M).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -34,18 +36,31 @@ const cleanup = () => {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
+/** default: the default metrics; routes: plus custom metrics by route; series: one series per agent. */
+type Variant = 'default' | 'routes' | 'series';
+
 interface Tool {
   name: string;
-  start(log: string, port: number, extraEnv?: Record<string, string>): ChildProcess;
+  start(log: string, port: number, variant: Variant): ChildProcess;
 }
 
-const progs = join(work, 'progs');
-mkdirSync(progs);
-copyFileSync(join(here, 'access.mtail'), join(progs, 'access.mtail'));
+/** A folder of mtail programs holding one program. */
+function progsOf(program: string): string {
+  const dir = join(work, `progs-${program}`);
+  mkdirSync(dir);
+  copyFileSync(join(here, program), join(dir, program));
+  return dir;
+}
+const progs = { default: progsOf('access.mtail'), routes: progsOf('routes.mtail') };
+const seriesConfig = join(work, 'series.yaml');
+writeFileSync(
+  seriesConfig,
+  'metrics:\n  - name: http_requests_by_agent_total\n    labels: { agent: http_user_agent }\n',
+);
 
 const adapter: Tool = {
   name: 'log-adapter',
-  start: (log, port, extraEnv = {}) =>
+  start: (log, port, variant) =>
     spawn(process.execPath, [main], {
       env: {
         ...process.env,
@@ -53,17 +68,29 @@ const adapter: Tool = {
         ADAPTER_PORT: String(port),
         ADAPTER_HOST: '127.0.0.1',
         ADAPTER_LOG_LEVEL: 'warn',
-        ...extraEnv,
+        ...(variant === 'routes' ? { ADAPTER_CONFIG: join(here, 'routes.yaml') } : {}),
+        ...(variant === 'series' ? { ADAPTER_CONFIG: seriesConfig, ADAPTER_MAX_SERIES: '20000' } : {}),
       },
       stdio: 'ignore',
     }),
 };
 const mtail: Tool = {
   name: 'mtail',
-  start: (log, port) =>
-    spawn('mtail', ['--progs', progs, '--logs', log, '--port', String(port), '--address', '127.0.0.1'], {
-      stdio: 'ignore',
-    }),
+  start: (log, port, variant) =>
+    spawn(
+      'mtail',
+      [
+        '--progs',
+        variant === 'routes' ? progs.routes : progs.default,
+        '--logs',
+        log,
+        '--port',
+        String(port),
+        '--address',
+        '127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    ),
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,6 +109,17 @@ function sum(text: string, name: string): number {
   for (const line of text.split('\n'))
     if (line.startsWith(`${name}{`)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
   return total;
+}
+
+/** Count per route of http_requests_by_route_total (mtail adds a prog label; labels in any order). */
+function byRoute(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('http_requests_by_route_total{')) continue;
+    const route = /route="([^"]*)"/.exec(line)?.[1] ?? '?';
+    out[route] = (out[route] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return Object.fromEntries(Object.entries(out).sort());
 }
 
 function proc(pid: number): { cpu: number; hwm: number } {
@@ -109,20 +147,26 @@ function stop(child: ChildProcess): Promise<void> {
 }
 
 /** Appends the generated log to an empty file the tool is tailing; times until all is counted. */
-async function ingest(tool: Tool, generated: string, port: number) {
+async function ingest(tool: Tool, generated: string, port: number, variant: Variant = 'default') {
   const log = join(work, `${tool.name}.log`);
   writeFileSync(log, '');
-  const child = tool.start(log, port);
+  const child = tool.start(log, port, variant);
+  // With custom metrics, done when both the default and the custom counters show every line.
+  const done = (text: string) =>
+    variant === 'routes'
+      ? Math.min(sum(text, 'http_requests_total'), sum(text, 'http_requests_by_route_total'))
+      : sum(text, 'http_requests_total');
   children.push(child);
   await started(port, child, tool.name);
   const before = proc(child.pid!);
   const t0 = performance.now();
   spawn('sh', ['-c', `cat '${generated}' >> '${log}'`], { stdio: 'ignore' });
   let counted = 0;
+  let text = '';
   const deadline = t0 + 15 * 60_000;
   for (;;) {
-    const text = await metrics(port);
-    if (text) counted = sum(text, 'http_requests_total');
+    text = (await metrics(port)) ?? '';
+    counted = done(text);
     if (counted >= LINES || performance.now() > deadline) break;
     await sleep(tool === mtail ? 200 : 20);
   }
@@ -130,19 +174,21 @@ async function ingest(tool: Tool, generated: string, port: number) {
   const after = proc(child.pid!);
   await stop(child);
   rmSync(log);
-  return { counted, seconds, linesPerSec: counted / seconds, cpu: after.cpu - before.cpu, rss: after.hwm };
+  return {
+    counted,
+    seconds,
+    linesPerSec: counted / seconds,
+    cpu: after.cpu - before.cpu,
+    rss: after.hwm,
+    routes: variant === 'routes' ? byRoute(text) : undefined,
+  };
 }
 
 /** Median and worst /metrics time with one series per distinct user agent. */
 async function scrape(tool: Tool, agents: number, port: number) {
   const log = join(work, `${tool.name}-series.log`);
   writeFileSync(log, '');
-  const config = join(work, 'series.yaml');
-  writeFileSync(
-    config,
-    'metrics:\n  - name: http_requests_by_agent_total\n    labels: { agent: http_user_agent }\n',
-  );
-  const child = tool.start(log, port, { ADAPTER_CONFIG: config, ADAPTER_MAX_SERIES: '20000' });
+  const child = tool.start(log, port, 'series');
   children.push(child);
   await started(port, child, tool.name);
   generateLog(`${log}.src`, agents * 2, { agents, seed: 7 });
@@ -182,6 +228,15 @@ const a = await ingest(adapter, generated, 19513);
 console.log(`log-adapter: ${a.counted} lines in ${a.seconds.toFixed(2)} s`);
 const m = await ingest(mtail, generated, 19514);
 console.log(`mtail: ${m.counted} lines in ${m.seconds.toFixed(2)} s`);
+const ar = await ingest(adapter, generated, 19517, 'routes');
+console.log(`log-adapter, custom metrics: ${ar.counted} lines in ${ar.seconds.toFixed(2)} s`);
+const mr = await ingest(mtail, generated, 19518, 'routes');
+console.log(`mtail, custom metrics: ${mr.counted} lines in ${mr.seconds.toFixed(2)} s`);
+// The two programs must agree, or the comparison means nothing.
+if (JSON.stringify(ar.routes) !== JSON.stringify(mr.routes))
+  throw new Error(
+    `the tools count routes differently: ${JSON.stringify(ar.routes)} vs ${JSON.stringify(mr.routes)}`,
+  );
 
 const scrapes = [];
 for (const agents of [1000, 10_000]) {
@@ -202,6 +257,10 @@ const rows = [
   `| CPU time to ingest | ${a.cpu.toFixed(2)} s | ${m.cpu.toFixed(2)} s | ${ratio(m.cpu, a.cpu)} less |`,
   `| CPU µs per line | ${((a.cpu / LINES) * 1e6).toFixed(2)} | ${((m.cpu / LINES) * 1e6).toFixed(2)} | |`,
   `| peak RSS (VmHWM) | ${mib(a.rss)} | ${mib(m.rss)} | |`,
+  `| custom metrics (3 route templates, a counter by route and method, a histogram by route): lines/s to fully ingested | ${Math.round(ar.linesPerSec).toLocaleString('en')} | ${Math.round(mr.linesPerSec).toLocaleString('en')} | ${ratio(ar.linesPerSec, mr.linesPerSec)} faster |`,
+  `| custom metrics: wall time to ingest | ${ar.seconds.toFixed(2)} s | ${mr.seconds.toFixed(2)} s | |`,
+  `| custom metrics: CPU µs per line | ${((ar.cpu / LINES) * 1e6).toFixed(2)} | ${((mr.cpu / LINES) * 1e6).toFixed(2)} | ${ratio(mr.cpu, ar.cpu)} less |`,
+  `| custom metrics: peak RSS (VmHWM) | ${mib(ar.rss)} | ${mib(mr.rss)} | |`,
   ...scrapes.map(
     (s) =>
       `| /metrics time, ${s.agents / 1000}k agents (${s.adapter.series} / ${s.mtail.series} series): median (worst of 21) | ${s.adapter.median.toFixed(1)} ms (${s.adapter.worst.toFixed(1)}) | ${s.mtail.median.toFixed(1)} ms (${s.mtail.worst.toFixed(1)}) | |`,
@@ -215,6 +274,6 @@ mkdirSync(results, { recursive: true });
 writeFileSync(join(results, 'log-adapter.md'), `# bench log-adapter\n\n${table}`);
 writeFileSync(
   join(results, 'log-adapter.json'),
-  `${JSON.stringify({ lines: LINES, bytes: size, adapter: a, mtail: m, scrapes, benchSeconds: (performance.now() - t) / 1000 }, null, 2)}\n`,
+  `${JSON.stringify({ lines: LINES, bytes: size, adapter: a, mtail: m, custom: { adapter: ar, mtail: mr }, scrapes, benchSeconds: (performance.now() - t) / 1000 }, null, 2)}\n`,
 );
 cleanup();

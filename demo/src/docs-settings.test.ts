@@ -63,8 +63,10 @@ function tableDefaults(text: string): { setting: string; doc: string }[] {
 function agrees(doc: string, help: string): boolean {
   if (/^\(required\)/.test(doc) || help === '(required)')
     return doc.startsWith('(required)') && help === '(required)';
-  const code = /`([^`]*)`/.exec(doc)?.[1];
   const none = help === '(unset)' || help === '""';
+  // "(unset): `x`, or …": a default the component works out itself, said as such.
+  if (/^\(unset\)/.test(doc)) return none;
+  const code = /`([^`]*)`/.exec(doc)?.[1];
   if (code !== undefined) return code === help || (none && code === '');
   return none || /^\(see /.test(doc);
 }

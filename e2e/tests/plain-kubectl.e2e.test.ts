@@ -37,8 +37,16 @@ const checks: Record<string, (d: Deployment) => Promise<void>> = {
   },
   'shared-volume/shared-volume.yaml': async (d) => {
     const page = async () => (await get200(d.url('shared-volume', 8080))).trim();
-    const first = await page();
-    expect(first).toMatch(/^<h1>Hello from the writer container<\/h1><p>written at \d\d:\d\d:\d\d<\/p>$/);
+    // podman copies the image's own html into a new volume (Kubernetes' emptyDir starts empty), so
+    // nginx may be Ready on its stock page for the moment before the writer's first round.
+    const first = await eventually(
+      async () => {
+        const p = await page();
+        expect(p).toMatch(/^<h1>Hello from the writer container<\/h1><p>written at \d\d:\d\d:\d\d<\/p>$/);
+        return p;
+      },
+      { timeoutMs: 15_000, what: "the writer's page" },
+    );
     const writer = await d.exec('shared-volume', 'writer', ['cat', '/pod-data/index.html']);
     expect(writer.stdout).toContain('Hello from the writer container');
     // The writer keeps it fresh: within two of its 5 s rounds nginx serves a newer page.

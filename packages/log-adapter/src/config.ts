@@ -12,6 +12,7 @@ import {
   text,
 } from '@multipod/service';
 
+export const DEFAULT_LOG_PATH = '/var/log/web/access.log';
 export const DEFAULT_BUCKETS = '0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10';
 
 export const settings = {
@@ -27,11 +28,11 @@ export const settings = {
     default: '0.0.0.0',
     help: 'Address to listen on (0.0.0.0 so Prometheus can scrape the pod IP).',
   }),
+  // No default here: it depends on --syslog-listen (see logPathOf).
   logPath: setting(path(), {
     flag: 'log-path',
     env: 'ADAPTER_LOG_PATH',
-    default: '/var/log/web/access.log',
-    help: 'Access log to tail: a file, or a glob (/var/log/*/access.log); new matching files are picked up.',
+    help: `Access log to tail: a file, or a glob (/var/log/*/access.log); new matching files are picked up. off: no file. Default ${DEFAULT_LOG_PATH}, or off with --syslog-listen.`,
   }),
   start: setting(oneOf(['end', 'beginning'] as const), {
     flag: 'start',
@@ -53,13 +54,29 @@ export const settings = {
   format: setting(text('<format>'), {
     flag: 'format',
     env: 'ADAPTER_FORMAT',
-    default: 'web',
-    help: 'web (combined + request time; plain combined too), combined, common, json, an nginx log_format string, or regex:<pattern with named groups>.',
+    default: 'auto',
+    help: "auto (each file's format detected from its lines: nginx, Apache, Caddy, Traefik, HAProxy, web, ambassador, JSON), or one of combined, common, vhost_combined, traefik, haproxy, caddy, ambassador, json, an nginx log_format string, regex:<pattern with named groups>.",
   }),
   config: setting(path(), {
     flag: 'config',
     env: 'ADAPTER_CONFIG',
-    help: 'YAML file with custom metrics, route templates and the json field mapping.',
+    help: 'YAML file with custom metrics, route templates and the json field mapping; reloaded when it changes (a bad one is refused, the running one kept).',
+  }),
+  seriesTtl: setting(duration({ min: 1000 }), {
+    flag: 'series-ttl',
+    env: 'ADAPTER_SERIES_TTL',
+    help: 'Remove a request series (label set) not seen for this long, e.g. 10m; unset: series are kept.',
+  }),
+  syslogListen: setting(text('<udp://address:port>'), {
+    flag: 'syslog-listen',
+    env: 'ADAPTER_SYSLOG_LISTEN',
+    help: 'Also receive access-log lines as syslog over UDP (RFC 3164 or 5424), e.g. udp://127.0.0.1:5140.',
+  }),
+  syslogReceiveBuffer: setting(size({ min: 4096, max: 1024 * 2 ** 20 }), {
+    flag: 'syslog-receive-buffer',
+    env: 'ADAPTER_SYSLOG_RECEIVE_BUFFER',
+    default: '8Mi',
+    help: 'Receive buffer asked for the syslog socket (datagrams waiting to be read); the kernel caps it at net.core.rmem_max.',
   }),
   buckets: setting(text('<seconds,...>'), {
     flag: 'buckets',
@@ -96,3 +113,9 @@ export const settings = {
 };
 
 export type AdapterConfig = Settings<typeof settings>;
+
+/** The file or glob to tail, or null for none (off, or unset with a syslog listener). */
+export function logPathOf(config: AdapterConfig): string | null {
+  const p = config.logPath ?? (config.syslogListen ? 'off' : DEFAULT_LOG_PATH);
+  return p === 'off' ? null : p;
+}

@@ -47,12 +47,23 @@ const RESERVED = new Set([
 
 /** Reads and validates the file. `fields` are the names the format gives (null: any, for json). */
 export function loadCustomConfig(path: string, fields: readonly string[] | null): CustomConfig {
-  let text: string;
+  return parseCustomConfigText(readConfigFile(path), path, fields);
+}
+
+export function readConfigFile(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`);
   }
+}
+
+/** Validates the text of the file at `path` (named in errors). */
+export function parseCustomConfigText(
+  text: string,
+  path: string,
+  fields: readonly string[] | null,
+): CustomConfig {
   let doc: unknown;
   try {
     doc = parseYaml(text);

@@ -32,9 +32,14 @@ export const ROTATION_GRACE_MS = 5_000;
 
 export type RotationReason = 'replaced' | 'truncated';
 
+/** Where one file's lines go, and the format they are read in. */
+export interface LineSource extends LineSink {
+  readonly format: string;
+}
+
 export interface TailEvents {
-  /** Lines (and over-long lines) of this file. */
-  sink: LineSink;
+  /** A new source for the lines of the file now at `path` (made again after each rotation). */
+  source(path: string): LineSource;
   bytes(n: number): void;
   rotated(path: string, reason: RotationReason): void;
   /** The file cannot be opened or read (permission denied, not a regular file…). */
@@ -65,6 +70,8 @@ export class FileTail {
   /** Why the file cannot be read right now, for /readyz. */
   problem: string | null = null;
   #splitter: LineSplitter;
+  /** Where this file's lines go: a new source for each new file at the path (its format detected again). */
+  #source: LineSource;
   readonly #ctx: TailContext;
   #startAt: StartAt;
   /** When the path was first seen missing (the file renamed or deleted), or null. */
@@ -84,7 +91,13 @@ export class FileTail {
     this.#startAt = startAt;
     this.#ctx = ctx;
     this.#splitter = new LineSplitter(ctx.maxLine);
+    this.#source = ctx.events.source(path);
     this.#retired = retired;
+  }
+
+  /** The format of this file's lines (`unknown` until detected). */
+  get format(): string {
+    return this.#source.format;
   }
 
   get open(): boolean {
@@ -152,6 +165,7 @@ export class FileTail {
       this.#offset = 0;
       this.#recentLen = 0;
       this.#splitter.reset();
+      this.#source = this.#ctx.events.source(this.path);
       this.#ctx.events.rotated(this.path, 'truncated');
     }
     this.#size = st.size;
@@ -259,9 +273,11 @@ export class FileTail {
     r.#offset = this.#offset;
     r.#size = this.#size;
     r.#splitter = this.#splitter;
+    r.#source = this.#source;
     r.#lastGrowth = this.#ctx.now();
     this.#fd = null;
     this.#splitter = new LineSplitter(this.#ctx.maxLine);
+    this.#source = this.#ctx.events.source(this.path);
     return r;
   }
 
@@ -324,7 +340,7 @@ export class FileTail {
       if (this.#offset > this.#size) this.#size = this.#offset;
       this.#ctx.events.bytes(n);
       this.#remember(buf, n);
-      this.#splitter.push(buf, n, this.#ctx.events.sink);
+      this.#splitter.push(buf, n, this.#source);
     }
   }
 

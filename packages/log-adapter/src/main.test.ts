@@ -77,6 +77,22 @@ describe('multipod-log-adapter process', () => {
       { ADAPTER_POSITIONS: '/nonexistent-dir/positions.json' },
       '/nonexistent-dir/positions.json cannot be written (ENOENT); give a path on a writable volume',
     ],
+    [
+      'ADAPTER_SERIES_TTL',
+      { ADAPTER_SERIES_TTL: '10' },
+      'a duration like 500ms, 10s or 2m, from 1s to 596h31m23s647ms',
+    ],
+    [
+      'ADAPTER_SYSLOG_LISTEN',
+      { ADAPTER_SYSLOG_LISTEN: 'tcp://127.0.0.1:5140' },
+      'tcp is not supported (nginx sends syslog over UDP only); give udp://<address>:<port>',
+    ],
+    ['ADAPTER_SYSLOG_LISTEN', { ADAPTER_SYSLOG_LISTEN: 'udp://127.0.0.1' }, 'give udp://<address>:<port>'],
+    [
+      'ADAPTER_LOG_PATH',
+      { ADAPTER_LOG_PATH: 'off' },
+      'off, and no --syslog-listen / ADAPTER_SYSLOG_LISTEN: there would be nothing to read',
+    ],
   ])('exits 2 with one line naming %s', (name, env, detail) => {
     const r = run(env);
     expect(r.status).toBe(2);

@@ -10,6 +10,12 @@ await runMain({
   async start(config, log) {
     const adapter = createAdapter(config, { log });
     await adapter.start();
-    return { stop: () => adapter.stop() };
+    return {
+      stop: () => adapter.stop(),
+      // SIGHUP: read ADAPTER_CONFIG again now (it is also watched).
+      reload: () => {
+        adapter.reload();
+      },
+    };
   },
 });

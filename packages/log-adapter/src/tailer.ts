@@ -118,6 +118,13 @@ export class Tailer {
     return { files, rotated };
   }
 
+  /** Each file being read at a followed path, with its format. */
+  formats(): { path: string; format: string }[] {
+    const out: { path: string; format: string }[] = [];
+    for (const t of this.#tails.values()) if (t.open) out.push({ path: t.path, format: t.format });
+    return out;
+  }
+
   lag(): number {
     let n = 0;
     for (const t of this.#tails.values()) n += t.lag;

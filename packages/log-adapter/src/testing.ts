@@ -47,7 +47,7 @@ export function tempDir(): { dir: string; remove(): void } {
 /** An adapter with these ADAPTER_* variables, on 127.0.0.1 port 0, with no timers: tests call poll(). */
 export async function startAdapter(
   env: Record<string, string>,
-  opts: { now?: () => number; log?: NodeJS.WritableStream } = {},
+  opts: { now?: () => number; log?: NodeJS.WritableStream; watchConfig?: boolean } = {},
 ): Promise<TestAdapter> {
   const config = loadSettings(settings, [], {
     ADAPTER_PORT: '0',
@@ -59,7 +59,7 @@ export async function startAdapter(
     level: config.logLevel,
     destination: opts.log ?? devNull(),
   });
-  const adapter = createAdapter(config, { log, timers: false, now: opts.now });
+  const adapter = createAdapter(config, { log, timers: false, now: opts.now, watchConfig: opts.watchConfig });
   const port = await adapter.start();
   const base = `http://127.0.0.1:${port}`;
   const text = async (accept?: string) =>

@@ -7,3 +7,4 @@ export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLeve
 export { type CommonSettings, commonSettings, type MainOptions, type Running, runMain } from './run-main.ts';
 export * from './settings.ts';
 export { formatDuration, parseDuration, parseSize } from './units.ts';
+export { type FileWatcher, type WatchFileOptions, watchFile } from './watch-file.ts';

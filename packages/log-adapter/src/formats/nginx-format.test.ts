@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { nginxFormatParser } from './nginx-format.ts';
-import type { Parser } from './record.ts';
+import type { LineRecord, Parser } from './record.ts';
 
-const parse = (p: Parser, line: string) => p.parse(Buffer.from(line), 0, Buffer.byteLength(line));
+const parse = (p: Parser, line: string) =>
+  p.parse(Buffer.from(line), 0, Buffer.byteLength(line)) as LineRecord | null;
 
 describe('nginx log_format strings', () => {
   it('compiles the combined format as nginx.conf writes it and reads a line', () => {

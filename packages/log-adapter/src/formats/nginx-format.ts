@@ -3,7 +3,10 @@
 import { RegexParser } from './regex-parser.ts';
 
 const NUMBER = '(\\d+|-)';
-const SECONDS = '(-|\\d+(?:\\.\\d+)?(?:(?:, | : )(?:\\d+(?:\\.\\d+)?|-))*)';
+/** A list with one value per upstream tried, ", " within a group and " : " across redirects. */
+const list = (one: string) => `((?:${one})(?:(?:, | : )(?:${one}))*)`;
+const SECONDS = list('\\d+(?:\\.\\d+)?|-');
+const NUMBERS = list('\\d+|-');
 /** Variables with a known shape; the rest match up to the next literal character. */
 const SHAPES: Record<string, string> = {
   status: '(\\d{3})',
@@ -16,6 +19,12 @@ const SHAPES: Record<string, string> = {
   upstream_response_time: SECONDS,
   upstream_connect_time: SECONDS,
   upstream_header_time: SECONDS,
+  upstream_response_length: NUMBERS,
+  upstream_bytes_received: NUMBERS,
+  upstream_bytes_sent: NUMBERS,
+  upstream_status: list('\\d{3}|-'),
+  // host:port, unix:/path, or the group's name when no server could be tried
+  upstream_addr: list('[^\\s,"]+'),
   msec: '(\\d+(?:\\.\\d+)?)',
 };
 
@@ -59,7 +68,7 @@ export function nginxFormatParser(format: string): RegexParser {
   if (!names.includes('request') && !names.includes('request_method'))
     throw new NginxFormatError('the format has no $request or $request_method; the method label needs one');
   const compiled = new RegExp(re);
-  return new RegexParser((text) => compiled.exec(text), names);
+  return new RegexParser((text) => compiled.exec(text), names, 'nginx');
 }
 
 function unquote(format: string): string {

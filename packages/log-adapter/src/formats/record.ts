@@ -1,5 +1,6 @@
 // What every format gives the pipeline: a parser that fills one reused record per line.
 // The hot fields (method, status, bytes, duration) are ready-made; any other field is read on demand.
+import { sumValues } from './multi-value.ts';
 
 export const METHODS = [
   'GET',
@@ -30,6 +31,13 @@ export interface LineRecord {
   field(name: string): string | undefined;
 }
 
+/**
+ * What a parser returns for a line of its format that is not a request (the ambassador's component
+ * log and TCP connections, Caddy's other loggers): counted as ignored, never as unparsed.
+ */
+export const NOT_A_REQUEST: unique symbol = Symbol('not a request');
+export type ParseResult = LineRecord | null | typeof NOT_A_REQUEST;
+
 export interface Parser {
   /** Field names this format can give (for validating the custom-metrics config). */
   readonly fields: readonly string[];
@@ -39,7 +47,9 @@ export interface Parser {
    * Parses the line buf[start, end) (UTF-8); fills and returns the shared record, or null when it
    * does not match. The record's fields are valid until the next call.
    */
-  parse(buf: Buffer, start: number, end: number): LineRecord | null;
+  parse(buf: Buffer, start: number, end: number): ParseResult;
+  /** The name of the format of the line just parsed (formats with variants: combined, traefik…). */
+  readonly name: string;
 }
 
 export function methodIndex(method: string): number {
@@ -76,18 +86,9 @@ export function parseBytes(s: string | undefined): number {
   return Number.isFinite(n) && n >= 0 ? n : 0;
 }
 
-/** Seconds from "0.002" or "-"; NaN when absent. For lists ("0.1, 0.2") the sum, as nginx means it. */
+/** Seconds from "0.002" or "-"; NaN when absent. A list ("0.1, 0.2") is summed (see multi-value.ts). */
 export function parseSeconds(s: string | undefined): number {
-  if (s === undefined || s === '-' || s === '') return Number.NaN;
-  const n = Number(s);
-  if (!Number.isNaN(n)) return n >= 0 ? n : Number.NaN;
-  let total = 0;
-  for (const part of s.split(/\s*[,:]\s*/)) {
-    const v = Number(part);
-    if (Number.isNaN(v) || part === '') return Number.NaN;
-    total += v;
-  }
-  return total;
+  return sumValues(s);
 }
 
 /** path and protocol from a request line. */

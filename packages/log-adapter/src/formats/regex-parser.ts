@@ -5,6 +5,7 @@ import {
   type LineRecord,
   methodIndex,
   methodOfRequest,
+  type ParseResult,
   type Parser,
   parseBytes,
   parseSeconds,
@@ -30,14 +31,16 @@ const BYTES_FIELDS = ['body_bytes_sent', 'bytes_sent', 'bytes', 'size'];
 export class RegexParser implements Parser {
   readonly fields: readonly string[];
   readonly hasDuration: boolean;
+  readonly name: string;
   readonly #exec: Exec;
   readonly #index: Map<string, number>;
   readonly #slots: Slots;
   readonly #record: RegexRecord;
 
   /** groupNames[i] names group i+1. */
-  constructor(exec: Exec, groupNames: readonly string[]) {
+  constructor(exec: Exec, groupNames: readonly string[], name: string) {
     this.#exec = exec;
+    this.name = name;
     this.#index = new Map();
     groupNames.forEach((n, i) => {
       if (!this.#index.has(n)) this.#index.set(n, i + 1);
@@ -64,7 +67,7 @@ export class RegexParser implements Parser {
     this.#record = new RegexRecord(this.#index);
   }
 
-  parse(buf: Buffer, start: number, end: number): LineRecord | null {
+  parse(buf: Buffer, start: number, end: number): ParseResult {
     const m = this.#exec(buf.toString('utf8', start, end));
     if (m === null) return null;
     const s = this.#slots;

@@ -25,5 +25,5 @@ export function regexParser(source: string): RegexParser {
     throw new RegexFormatError('it has no (?<status>…) group; the code label needs one');
   if (!names.some((n) => n === 'request' || n === 'method' || n === 'request_method'))
     throw new RegexFormatError('it has no (?<method>…) or (?<request>…) group; the method label needs one');
-  return new RegexParser((text) => execPattern(re, groups, text), names);
+  return new RegexParser((text) => execPattern(re, groups, text), names, 'regex');
 }
