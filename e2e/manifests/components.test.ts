@@ -50,7 +50,9 @@ function asKind(deployment: K8sObject, kind: Kind, name: string): K8sObject {
 }
 
 const nginxService = (labels: Record<string, string>): K8sObject => {
-  const svc = parseObjects(readFileSync(join(exampleDir, 'nginx.yaml'), 'utf8')).find((o) => o.kind === 'Service');
+  const svc = parseObjects(readFileSync(join(exampleDir, 'nginx.yaml'), 'utf8')).find(
+    (o) => o.kind === 'Service',
+  );
   if (!svc) throw new Error('examples/nginx/nginx.yaml has no Service');
   svc.metadata.labels = { 'app.kubernetes.io/name': 'nginx', ...labels };
   return svc;
@@ -85,7 +87,9 @@ function build(resources: K8sObject[], components: string[], extra = ''): K8sObj
 
 /** The keys of the values ConfigMap a component's replacements read (`data.<key>`). */
 function replacementKeys(component: string): string[] {
-  const k = parseDocument(readFileSync(join(componentsDir, component, 'kustomization.yaml'), 'utf8')).toJS() as {
+  const k = parseDocument(
+    readFileSync(join(componentsDir, component, 'kustomization.yaml'), 'utf8'),
+  ).toJS() as {
     replacements?: { source: { fieldPath: string } }[];
   };
   return (k.replacements ?? []).map((r) => r.source.fieldPath.replace(/^data\./, '')).sort();
@@ -137,7 +141,11 @@ const CASES: Record<ReuseComponent, Case> = {
   'ambassador-outbound': {
     container: { name: 'ambassador', patch: 'ambassador.yaml' },
     values: 'ambassador-outbound',
-    data: { 'listen-port': '9000', upstreams: 'http://api:9090,http://api-b:9090', 'health-check': '/readyz' },
+    data: {
+      'listen-port': '9000',
+      upstreams: 'http://api:9090,http://api-b:9090',
+      'health-check': '/readyz',
+    },
     check(pod, objects) {
       const [amb] = named(pod.spec.containers, 'ambassador');
       expect(env(amb, 'AMBASSADOR_LISTEN')).toBe('9000');
@@ -279,7 +287,9 @@ describe('reuse components', () => {
       const container = c.container;
       if (container && pod) {
         const list = container.init ? pod.spec.initContainers : pod.spec.containers;
-        expect(named(list, container.name)).toEqual([patchedContainer(component, container.patch, container.init)]);
+        expect(named(list, container.name)).toEqual([
+          patchedContainer(component, container.patch, container.init),
+        ]);
       }
     });
 
@@ -294,9 +304,12 @@ describe('reuse components', () => {
         ...(c.values ? [valuesOf(c.values, c.data)] : []),
       ];
       const objects = build(resources, [component]);
-      for (const obj of objects) expect(() => validate(obj), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
+      for (const obj of objects)
+        expect(() => validate(obj), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
       // The values ConfigMap is for kustomize only: nothing of it is applied.
-      expect(objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('multipod-'))).toEqual([]);
+      expect(
+        objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('multipod-')),
+      ).toEqual([]);
 
       const workload = objects.find((o) => o.kind === kind && o.metadata.name === 'nginx');
       const [pod] = podsOf(workload ? [workload] : []);
@@ -338,7 +351,9 @@ describe('reuse components', () => {
       expect(new Set(numbers).size, `ports: ${numbers.join(', ')}`).toBe(numbers.length);
       // Volumes wired: every mount names a volume of the pod, every volume is mounted.
       const volumes = new Set((pod.spec.volumes ?? []).map((v: { name: string }) => v.name));
-      const mounted = new Set(all.flatMap((x) => (x.volumeMounts ?? []).map((m: { name: string }) => m.name)));
+      const mounted = new Set(
+        all.flatMap((x) => (x.volumeMounts ?? []).map((m: { name: string }) => m.name)),
+      );
       for (const m of mounted) expect(volumes, `mount ${m}`).toContain(m);
       for (const v of volumes) expect(mounted, `volume ${v}`).toContain(v);
       if (c.shared) {
@@ -433,7 +448,11 @@ describe('examples/nginx', () => {
   });
 
   it('nginx, its log-adapter and its ambassador: one container each, kubectl’s default nginx', () => {
-    expect(pod?.spec.containers.map((c: Container) => c.name).sort()).toEqual(['ambassador', 'log-adapter', 'nginx']);
+    expect(pod?.spec.containers.map((c: Container) => c.name).sort()).toEqual([
+      'ambassador',
+      'log-adapter',
+      'nginx',
+    ]);
     expect(pod?.metadata.annotations?.['kubectl.kubernetes.io/default-container']).toBe('nginx');
   });
 

@@ -14,13 +14,7 @@ import {
   validate,
   version,
 } from '../src/checks.ts';
-import {
-  isComponent,
-  type K8sObject,
-  kustomizations,
-  manifestsDir,
-  render,
-} from '../src/render.ts';
+import { isComponent, type K8sObject, kustomizations, manifestsDir, render } from '../src/render.ts';
 
 const all = kustomizations();
 const renderable = all.filter((d) => !isComponent(d));
@@ -65,7 +59,8 @@ describe('manifests', () => {
 
     it('renders to objects that validate against the Kubernetes schema', () => {
       expect(objects.length).toBeGreaterThan(0);
-      for (const obj of objects) expect(() => validate(obj), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
+      for (const obj of objects)
+        expect(() => validate(obj), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
     });
 
     it('labels every object as part of multipod', () => {

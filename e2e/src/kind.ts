@@ -432,7 +432,8 @@ export class KindDriver implements Driver {
           .trim()
           .split(/\s+/)
           .filter(Boolean);
-        if (names.length === 0) throw new Error(`Deployment ${d.metadata.name}: no running pod for ${selector}`);
+        if (names.length === 0)
+          throw new Error(`Deployment ${d.metadata.name}: no running pod for ${selector}`);
         for (const name of names) {
           const pod: K8sObject = {
             apiVersion: 'v1',

@@ -424,7 +424,9 @@ export class PodmanDriver implements Driver {
   async apply(target: string | readonly string[]): Promise<Deployment> {
     const dir = targetName(target);
     const objects = render(target).map(secretAsConfigMap);
-    const unsupported = objects.filter((o) => !['Pod', 'Deployment', 'ConfigMap', 'Service'].includes(o.kind));
+    const unsupported = objects.filter(
+      (o) => !['Pod', 'Deployment', 'ConfigMap', 'Service'].includes(o.kind),
+    );
     if (unsupported.length > 0) {
       throw new Error(
         `podman driver: cannot run ${unsupported.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`,

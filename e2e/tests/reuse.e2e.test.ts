@@ -78,9 +78,9 @@ describe('reuse: examples/nginx (nginx Deployment + log-adapter-syslog + ambassa
     expect(lines(after, 'parsed') - lines(before, 'parsed')).toBe(nGet + n404 + nHead);
     expect(metricValue(after, 'log_adapter_syslog_drops_total')).toBe(0);
     // nginx's format carries $request_time: the latency histogram fills too.
-    expect(
-      delta(after, before, 'http_request_duration_seconds_count', { method: 'GET', code: '200' }),
-    ).toBe(nGet);
+    expect(delta(after, before, 'http_request_duration_seconds_count', { method: 'GET', code: '200' })).toBe(
+      nGet,
+    );
     // Still exactly N a moment later: the ambassador's health checks and the probes are not traffic.
     await new Promise((r) => setTimeout(r, 6_000));
     const again = await get200(adapterMetrics);

@@ -19,13 +19,17 @@ export default dashboard({
       panels: [
         {
           title: 'Requests per second, by upstream',
-          description: 'upstream="none": answered by the ambassador itself (no route, no healthy upstream, refused).',
+          description:
+            'upstream="none": answered by the ambassador itself (no route, no healthy upstream, refused).',
           unit: 'reqps',
-          queries: [{ expr: `sum by (upstream) (${rate('ambassador_requests_total')})`, legend: '{{upstream}}' }],
+          queries: [
+            { expr: `sum by (upstream) (${rate('ambassador_requests_total')})`, legend: '{{upstream}}' },
+          ],
         },
         {
           title: 'Error ratio (5xx), by upstream',
-          description: "The upstream's own 5xx and the ambassador's 502/503/504 for it. 0 when there are none.",
+          description:
+            "The upstream's own 5xx and the ambassador's 502/503/504 for it. 0 when there are none.",
           unit: 'percentunit',
           max: 1,
           queries: [
@@ -86,23 +90,34 @@ export default dashboard({
       panels: [
         {
           title: 'Requests in flight, by upstream',
-          description: 'Requests (TCP: connections) under way to each upstream now; least-requests balancing reads the same.',
+          description:
+            'Requests (TCP: connections) under way to each upstream now; least-requests balancing reads the same.',
           unit: 'short',
-          queries: [{ expr: `sum by (upstream) (ambassador_upstream_in_flight{${SELECTOR}})`, legend: '{{upstream}}' }],
+          queries: [
+            {
+              expr: `sum by (upstream) (ambassador_upstream_in_flight{${SELECTOR}})`,
+              legend: '{{upstream}}',
+            },
+          ],
         },
         {
           title: 'Client connections, by listener',
           description: 'Connections from clients open now.',
           unit: 'short',
           queries: [
-            { expr: `sum by (listener) (ambassador_active_connections{${SELECTOR}})`, legend: '{{listener}}' },
+            {
+              expr: `sum by (listener) (ambassador_active_connections{${SELECTOR}})`,
+              legend: '{{listener}}',
+            },
           ],
         },
         {
           title: 'Refused before any upstream, by reason',
           description: 'bad_request, open_proxy, no_route, no_upstream: answered by the ambassador itself.',
           unit: 'reqps',
-          queries: [{ expr: `sum by (reason) (${rate('ambassador_rejected_requests_total')})`, legend: '{{reason}}' }],
+          queries: [
+            { expr: `sum by (reason) (${rate('ambassador_rejected_requests_total')})`, legend: '{{reason}}' },
+          ],
         },
       ],
     },

@@ -56,7 +56,9 @@ export default dashboard({
           title: 'Bytes sent per second, by method',
           description: 'Response body bytes, as the log says ($body_bytes_sent).',
           unit: 'Bps',
-          queries: [{ expr: `sum by (method) (${rate('http_response_size_bytes_total')})`, legend: '{{method}}' }],
+          queries: [
+            { expr: `sum by (method) (${rate('http_response_size_bytes_total')})`, legend: '{{method}}' },
+          ],
         },
       ],
     },
@@ -72,13 +74,15 @@ export default dashboard({
         },
         {
           title: 'Lag behind the log',
-          description: 'Bytes written to the log files and not read yet: growing means the adapter falls behind.',
+          description:
+            'Bytes written to the log files and not read yet: growing means the adapter falls behind.',
           unit: 'bytes',
           queries: [{ expr: `max by (pod) (log_adapter_lag_bytes{${SELECTOR}})`, legend: '{{pod}}' }],
         },
         {
           title: 'Files read',
-          description: 'Log files the adapter has open. 0 with a file input: the log is missing (see /readyz).',
+          description:
+            'Log files the adapter has open. 0 with a file input: the log is missing (see /readyz).',
           unit: 'short',
           queries: [{ expr: `sum by (pod) (log_adapter_files{${SELECTOR}})`, legend: '{{pod}}' }],
         },

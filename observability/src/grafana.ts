@@ -3,8 +3,11 @@
 // `pnpm typecheck` checks every dashboard against Grafana's own Dashboard model.
 import type { Dashboard, Panel, RowPanel, VariableModel } from '@grafana/schema';
 
-/** Every panel and variable reads the data source the user picks in the dashboard's first variable. */
-export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' } as const;
+/**
+ * Every panel and variable reads the data source the user picks in the dashboard's first variable
+ * (Grafana's `${datasource}`, written here as a template literal's escaped text).
+ */
+export const DATASOURCE = { type: 'prometheus', uid: `\${datasource}` } as const;
 
 /** The label filter every query carries: the dashboard's namespace and pod variables. */
 export const SELECTOR = 'namespace=~"$namespace", pod=~"$pod"';
@@ -70,7 +73,14 @@ export function layout(rows: { title: string; panels: PanelSpec[] }[]): Array<Pa
   let id = 1;
   let y = 0;
   for (const row of rows) {
-    out.push({ id: id++, type: 'row', title: row.title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] });
+    out.push({
+      id: id++,
+      type: 'row',
+      title: row.title,
+      collapsed: false,
+      gridPos: { h: 1, w: 24, x: 0, y },
+      panels: [],
+    });
     y += 1;
     const w = Math.floor(24 / row.panels.length);
     row.panels.forEach((spec, i) => {
