@@ -261,7 +261,7 @@ describe('reuse components', () => {
   it('each selects workloads by its own label, multipod.io/<component>', () => {
     for (const c of REUSE_COMPONENTS) {
       const text = readFileSync(join(componentsDir, c, 'kustomization.yaml'), 'utf8');
-      const selectors = new Set([...text.matchAll(/labelSelector: (\S+?)\s*[,}]/g)].map((m) => m[1]));
+      const selectors = new Set([...text.matchAll(/labelSelector: ([^\s,}]+)/g)].map((m) => m[1]));
       expect([...selectors], c).toEqual([`multipod.io/${c}=true`]);
     }
   });
