@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   type Container,
   hardeningProblems,
@@ -199,6 +200,15 @@ describe('manifests', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('adapter-prometheus labels each series with the namespace and pod the dashboards and alerts group by', () => {
+    const cm = (rendered.get('adapter-prometheus') ?? []).find((o) => o.metadata.name === 'prometheus-config');
+    const config = parse(cm?.data?.['prometheus.yml'] ?? '') as {
+      scrape_configs: { relabel_configs: { source_labels?: string[]; target_label?: string }[] }[];
+    };
+    const targets = config.scrape_configs.flatMap((j) => j.relabel_configs.map((r) => r.target_label));
+    expect(targets).toEqual(expect.arrayContaining(['namespace', 'pod']));
   });
 
   it('the inbound ambassador binds port 80 through the safe sysctl, never as root', () => {
