@@ -203,7 +203,9 @@ describe('manifests', () => {
   });
 
   it('adapter-prometheus labels each series with the namespace and pod the dashboards and alerts group by', () => {
-    const cm = (rendered.get('adapter-prometheus') ?? []).find((o) => o.metadata.name === 'prometheus-config');
+    const cm = (rendered.get('adapter-prometheus') ?? []).find(
+      (o) => o.metadata.name === 'prometheus-config',
+    );
     const config = parse(cm?.data?.['prometheus.yml'] ?? '') as {
       scrape_configs: { relabel_configs: { source_labels?: string[]; target_label?: string }[] }[];
     };
