@@ -432,6 +432,48 @@ describe('reuse components', () => {
   });
 });
 
+describe.each(['nginx', 'web'])('examples/%s', (example) => {
+  const objects = render(join(repoRoot, 'examples', example));
+
+  it('renders to objects that validate, hardened, each multipod container at the released version with settings it knows', () => {
+    for (const obj of objects) expect(() => validate(obj), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
+    const pods = podsOf(objects);
+    expect(pods).toHaveLength(1);
+    for (const pod of pods) {
+      expect(hardeningProblems(pod)).toEqual([]);
+      for (const c of pod.spec.containers) {
+        const m = /^ghcr\.io\/multipod\/multipod-([a-z-]+):(.+)$/.exec(c.image);
+        if (!m) continue;
+        expect(c.name).toBe(m[1]);
+        expect(m[2]).toBe(version(m[1] ?? ''));
+        for (const e of c.env ?? []) expect(settingsOf(c.name), `${c.name}: ${e.name}`).toContain(e.name);
+      }
+    }
+    // Everything is labelled as multipod's, so a test engine can find what is left of it.
+    for (const obj of objects)
+      expect(obj.metadata.labels?.['app.kubernetes.io/part-of'], obj.metadata.name).toBe('multipod');
+  });
+});
+
+describe('examples/web', () => {
+  const objects = render(join(repoRoot, 'examples/web'));
+  const [pod] = podsOf(objects);
+
+  it('web writes its log where the adapter reads it, rotating below the volume limit', () => {
+    const [web] = named(pod?.spec.containers, 'web');
+    const [adapter] = named(pod?.spec.containers, 'log-adapter');
+    const log = env(web, 'WEB_ACCESS_LOG') ?? '';
+    const dir = log.slice(0, log.lastIndexOf('/'));
+    expect(web.volumeMounts).toContainEqual({ name: 'multipod-access-log', mountPath: dir });
+    const mount = adapter.volumeMounts.find((m: { name: string }) => m.name === 'multipod-access-log');
+    expect(env(adapter, 'ADAPTER_LOG_PATH')).toBe(`${mount.mountPath}${log.slice(dir.length)}`);
+    const volume = pod?.spec.volumes.find((v: { name: string }) => v.name === 'multipod-access-log');
+    const mi = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1]);
+    const files = Number(env(web, 'WEB_ACCESS_LOG_KEEP')) + 1;
+    expect(files * mi(env(web, 'WEB_ACCESS_LOG_MAX_SIZE') ?? '')).toBeLessThan(mi(volume.emptyDir.sizeLimit));
+  });
+});
+
 describe('examples/nginx', () => {
   const objects = render(exampleDir);
   const deployment = objects.find((o) => o.kind === 'Deployment');

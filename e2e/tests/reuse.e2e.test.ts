@@ -1,10 +1,14 @@
-// The reuse components on a workload a cluster already runs: examples/nginx, a plain nginx
+// The reuse components on workloads a cluster already runs. examples/nginx: a plain nginx
 // Deployment (the official image's layout: its access log is a link to stdout) to which kustomize
 // components add the log-adapter, receiving nginx's access log as syslog over the pod's localhost,
 // and an inbound ambassador, the front door. N requests through the ambassador are N in the
 // ambassador's count and N in the adapter's, by method and code; the probes and the ambassador's
-// health checks, which nginx does not log, are in neither.
+// health checks, which nginx does not log, are in neither. examples/web: multipod-web as a
+// Deployment with the log-adapter component reading its log file from the shared volume: N
+// requests are N, and after the adapter is killed its positions file (on the volume the component
+// adds) makes the next count exact, none missed and none counted twice.
 import { describe, expect, it } from 'vitest';
+import type { Deployment } from '../src/driver.ts';
 import { deploy } from '../src/fixture.ts';
 import { eventually, get, get200, metricValue } from '../src/wait.ts';
 
@@ -85,5 +89,63 @@ describe('reuse: examples/nginx (nginx Deployment + log-adapter-syslog + ambassa
     await new Promise((r) => setTimeout(r, 6_000));
     const again = await get200(adapterMetrics);
     expect(delta(again, before, 'http_requests_total', {})).toBe(nGet + n404 + nHead);
+  });
+});
+
+describe('reuse: examples/web (web Deployment + log-adapter on a shared volume)', () => {
+  const dep = deploy('../examples/web');
+  const pod = () => {
+    const [name] = dep.current.pods;
+    if (!name) throw new Error('the Deployment made no pod');
+    return name;
+  };
+  const count404 = async (d: Deployment) =>
+    metricValue(await get200(`${d.url(pod(), 9113)}/metrics`), 'http_requests_total', {
+      method: 'GET',
+      code: '404',
+    });
+  async function missing(n: number, tag: string): Promise<void> {
+    for (let i = 0; i < n; i++)
+      expect((await get(`${dep.current.url(pod(), 8080)}/missing-${tag}-${i}`)).status).toBe(404);
+  }
+
+  it('N requests to web: N in the adapter reading its log from the component’s volume', async () => {
+    expect(await get200(`${dep.current.url(pod(), 8080)}/`)).toContain('Every request here');
+    const before = await settled(`${dep.current.url(pod(), 9113)}/metrics`);
+    await missing(29, 'a');
+    await eventually(
+      async () =>
+        expect(
+          (await count404(dep.current)) -
+            metricValue(before, 'http_requests_total', { method: 'GET', code: '404' }),
+        ).toBe(29),
+      { timeoutMs: 30_000, what: 'the adapter counted 29 404s' },
+    );
+    expect(await get200(`${dep.current.url(pod(), 9113)}/readyz`)).toContain('/var/log/app/access.log');
+  });
+
+  it('the adapter killed: requests logged while it is down are counted once it is back (positions file)', async () => {
+    // Past one positions interval (5 s) with nothing new: the file on the state volume is current.
+    await settled(`${dep.current.url(pod(), 9113)}/metrics`);
+    await new Promise((r) => setTimeout(r, 6_000));
+    const restarts = await dep.current.restartCount(pod(), 'log-adapter');
+    await dep.current.killContainer(pod(), 'log-adapter');
+    // Written while no adapter runs: one that started at the end of the log would never see them.
+    await missing(13, 'b');
+    await eventually(
+      async () => expect(await dep.current.restartCount(pod(), 'log-adapter')).toBeGreaterThan(restarts),
+      { timeoutMs: 60_000, what: 'log-adapter restarted' },
+    );
+    await dep.current.waitReady(pod(), 90_000);
+    // A new process counts from zero, resuming where the last one stopped: exactly the 13 new lines.
+    await eventually(async () => expect(await count404(dep.current)).toBe(13), {
+      timeoutMs: 30_000,
+      what: 'the restarted adapter counted exactly the 13 404s written while it was down',
+    });
+    await missing(5, 'c');
+    await eventually(async () => expect(await count404(dep.current)).toBe(18), {
+      timeoutMs: 30_000,
+      what: 'and the next 5',
+    });
   });
 });
