@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'demo', 'e2e/vitest.manifests.config.ts'],
+    projects: ['packages/*', 'demo', 'observability', 'e2e/vitest.manifests.config.ts'],
     reporters: ['default', './scripts/summary-reporter.ts'],
   },
 });

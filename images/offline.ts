@@ -3,6 +3,7 @@
 // multipod-<name> images on it from host-built dist/main.js, and stand-ins for the stock images
 // the lessons use (nginx, busybox, redis) made from Debian's binaries. Usage: node images/offline.ts [base|stand-ins|<name>...]
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   copyFileSync,
@@ -179,9 +180,30 @@ export function buildNodeBuildImage(opts: { force?: boolean } = {}): string {
   return LOCAL_BUILD_IMAGE;
 }
 
+/** The files the nginx stand-in is made of beside Debian's binary: a change to one rebuilds it. */
+const NGINX_STAND_IN_FILES = ['nginx.conf', 'default.conf', 'index.html'].map((f) =>
+  join(repoRoot, 'images/stand-ins', f),
+);
+const INPUTS_LABEL = 'io.multipod.stand-in.inputs';
+
+/** A digest of a stand-in's own files, kept as a label so an image built from older ones is rebuilt. */
+function inputsDigest(files: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(readFileSync(f));
+  return hash.digest('hex').slice(0, 16);
+}
+
+function imageLabel(ref: string, label: string): string {
+  const r = spawnSync('podman', ['image', 'inspect', ref, '--format', `{{index .Labels "${label}"}}`], {
+    encoding: 'utf8',
+  });
+  return r.status === 0 ? r.stdout.trim() : '';
+}
+
 /** Stand-ins for nginx, busybox and redis, from Debian's nginx, busybox-static and redis-server. */
 export function buildStandIns(opts: { force?: boolean } = {}): void {
-  if (opts.force || !imageExists(NGINX_IMAGE)) {
+  const nginxInputs = inputsDigest(NGINX_STAND_IN_FILES);
+  if (opts.force || imageLabel(NGINX_IMAGE, INPUTS_LABEL) !== nginxInputs) {
     if (!existsSync('/usr/sbin/nginx'))
       throw new Error('nginx stand-in: /usr/sbin/nginx missing; run scripts/install-system-deps.sh');
     withTempRoot((root) => {
@@ -190,7 +212,14 @@ export function buildStandIns(opts: { force?: boolean } = {}): void {
       for (const lib of sharedLibs('/usr/sbin/nginx')) copyInto(root, lib);
       mkdirSync(join(root, 'etc/nginx'), { recursive: true });
       copyFileSync('/etc/nginx/mime.types', join(root, 'etc/nginx/mime.types'));
+      // The official image's layout: nginx.conf includes conf.d/*.conf (users replace
+      // default.conf), and the logs are links to the container's stdout and stderr.
       copyFileSync(join(repoRoot, 'images/stand-ins/nginx.conf'), join(root, 'etc/nginx/nginx.conf'));
+      mkdirSync(join(root, 'etc/nginx/conf.d'), { recursive: true });
+      copyFileSync(
+        join(repoRoot, 'images/stand-ins/default.conf'),
+        join(root, 'etc/nginx/conf.d/default.conf'),
+      );
       mkdirSync(join(root, 'usr/share/nginx/html'), { recursive: true });
       copyFileSync(
         join(repoRoot, 'images/stand-ins/index.html'),
@@ -198,12 +227,15 @@ export function buildStandIns(opts: { force?: boolean } = {}): void {
       );
       // Debian's build opens these compiled-in paths before reading the config.
       mkdirSync(join(root, 'var/log/nginx'), { recursive: true });
+      symlinkSync('/dev/stdout', join(root, 'var/log/nginx/access.log'));
+      symlinkSync('/dev/stderr', join(root, 'var/log/nginx/error.log'));
       mkdirSync(join(root, 'var/lib/nginx'), { recursive: true });
       buildFromRoot(
         NGINX_IMAGE,
         root,
         [
           'LABEL org.opencontainers.image.description="multipod e2e stand-in for nginxinc/nginx-unprivileged, built from Debian nginx"',
+          `LABEL ${INPUTS_LABEL}="${nginxInputs}"`,
           'EXPOSE 8080',
           'USER 101:101',
           'STOPSIGNAL SIGQUIT',

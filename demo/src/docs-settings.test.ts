@@ -86,6 +86,8 @@ const docs = [
   join(REPO_ROOT, 'e2e', 'README.md'),
   ...Object.values(COMPONENTS).map((c) => join(REPO_ROOT, 'packages', c, 'README.md')),
   ...files(join(REPO_ROOT, 'manifests'), /\.(md|ya?ml)$/),
+  ...files(join(REPO_ROOT, 'examples'), /\.(md|ya?ml)$/),
+  ...files(join(REPO_ROOT, 'observability'), /\.(md|ya?ml)$/),
 ];
 
 describe('settings named in the docs', () => {

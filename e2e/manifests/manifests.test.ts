@@ -4,127 +4,23 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Job } from 'kubernetes-models/batch/v1';
-import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ConfigMap, Pod, Secret, Service, ServiceAccount as ServiceAccountModel } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
-  isComponent,
-  type K8sObject,
-  kustomizations,
-  manifestsDir,
-  render,
-  repoRoot,
-} from '../src/render.ts';
-
-const models: Record<string, new (data: never) => { validate(): void }> = {
-  'v1/Pod': Pod,
-  'batch/v1/Job': Job,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Secret': Secret,
-  'v1/Service': Service,
-  'v1/ServiceAccount': ServiceAccountModel,
-  'rbac.authorization.k8s.io/v1/Role': Role,
-  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
-};
+  type Container,
+  hardeningProblems,
+  podsOf,
+  REUSE_COMPONENTS,
+  settingsOf,
+  validate,
+  version,
+} from '../src/checks.ts';
+import { isComponent, type K8sObject, kustomizations, manifestsDir, render } from '../src/render.ts';
 
 const all = kustomizations();
 const renderable = all.filter((d) => !isComponent(d));
 const components = all.filter((d) => isComponent(d));
 const rendered = new Map(renderable.map((d) => [d, render(d)] as const));
-
-// biome-ignore lint/suspicious/noExplicitAny: container specs from rendered YAML
-type Container = any;
-
-/** Every way a pod breaks the hardening rules, as readable lines (empty = hardened). */
-export function hardeningProblems(pod: K8sObject): string[] {
-  const problems: string[] = [];
-  const spec = pod.spec;
-  const podSc = spec.securityContext ?? {};
-  const sidecarInit = (c: Container) => c.restartPolicy === 'Always';
-  const containers: [Container, 'container' | 'init' | 'native-sidecar'][] = [
-    ...(spec.initContainers ?? []).map(
-      (c: Container) => [c, sidecarInit(c) ? 'native-sidecar' : 'init'] as const,
-    ),
-    ...spec.containers.map((c: Container) => [c, 'container'] as const),
-  ];
-  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) problems.push('uses a host namespace');
-  for (const s of podSc.sysctls ?? []) {
-    if (!['net.ipv4.ip_unprivileged_port_start', 'net.ipv4.ping_group_range'].includes(s.name)) {
-      problems.push(`sysctl ${s.name} is not in Kubernetes' safe set`);
-    }
-  }
-  for (const v of spec.volumes ?? []) {
-    if (v.hostPath) problems.push(`volume ${v.name}: hostPath`);
-    if (v.emptyDir && !v.emptyDir.sizeLimit) problems.push(`emptyDir ${v.name}: no sizeLimit`);
-  }
-  for (const [c, role] of containers) {
-    const sc = c.securityContext ?? {};
-    const at = `${role} ${c.name}`;
-    if ((sc.runAsNonRoot ?? podSc.runAsNonRoot) !== true) problems.push(`${at}: runAsNonRoot is not true`);
-    if ((sc.runAsUser ?? podSc.runAsUser) === 0) problems.push(`${at}: runAsUser 0`);
-    if ((sc.seccompProfile ?? podSc.seccompProfile)?.type !== 'RuntimeDefault') {
-      problems.push(`${at}: seccompProfile is not RuntimeDefault`);
-    }
-    if (sc.readOnlyRootFilesystem !== true) problems.push(`${at}: readOnlyRootFilesystem is not true`);
-    if (sc.allowPrivilegeEscalation !== false) problems.push(`${at}: allowPrivilegeEscalation is not false`);
-    if (sc.privileged) problems.push(`${at}: privileged`);
-    if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${at}: capabilities.drop lacks ALL`);
-    if ((sc.capabilities?.add ?? []).length > 0) problems.push(`${at}: adds capabilities`);
-    for (const kind of ['requests', 'limits'] as const) {
-      for (const res of ['cpu', 'memory']) {
-        if (!c.resources?.[kind]?.[res]) problems.push(`${at}: no resources.${kind}.${res}`);
-      }
-    }
-    // A container that runs to completion (init, or the app of a Job's pod) has nothing to probe.
-    const runsToCompletion = role === 'init' || (role === 'container' && spec.restartPolicy === 'Never');
-    if (!runsToCompletion) {
-      if (!c.livenessProbe) problems.push(`${at}: no livenessProbe`);
-      if (!c.readinessProbe) problems.push(`${at}: no readinessProbe`);
-    }
-    const image: string = c.image ?? '';
-    const ref = image.split('@')[0] ?? '';
-    const tag = ref.includes(':') && !ref.endsWith(']') ? ref.slice(ref.lastIndexOf(':') + 1) : '';
-    if (!image.includes('@sha256:') && (tag === '' || tag.includes('/')))
-      problems.push(`${at}: image ${image} has no tag`);
-    if (tag === 'latest') problems.push(`${at}: image ${image} uses latest`);
-  }
-  return problems;
-}
-
-/** The pods a set of objects runs: its Pods, and each Job's pod template (named after the Job). */
-function podsOf(objects: K8sObject[]): K8sObject[] {
-  return objects.flatMap((o) => {
-    if (o.kind === 'Pod') return [o];
-    if (o.kind === 'Job')
-      return [
-        {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: o.metadata.name, labels: o.spec.template.metadata?.labels },
-          spec: o.spec.template.spec,
-        },
-      ];
-    return [];
-  });
-}
-
-/** Setting names a component reads, from its src/config.ts (`env: 'WEB_ROOT'`) and the shared ones. */
-function settingsOf(component: string): Set<string> {
-  const text = readFileSync(join(repoRoot, 'packages', component, 'src/config.ts'), 'utf8');
-  const names = new Set([...text.matchAll(/env:\s*'([A-Z0-9_]+)'/g)].map((m) => m[1] ?? ''));
-  const prefix = /commonSettings\('([A-Z]+)'\)/.exec(text)?.[1];
-  if (prefix) for (const s of ['LOG_LEVEL', 'SHUTDOWN_TIMEOUT']) names.add(`${prefix}_${s}`);
-  return names;
-}
-
-function version(component: string): string {
-  return (
-    JSON.parse(readFileSync(join(repoRoot, 'packages', component, 'package.json'), 'utf8')) as {
-      version: string;
-    }
-  ).version;
-}
 
 describe('manifests', () => {
   it('finds the kustomizations: every pattern, its variants and the native-sidecars component', () => {
@@ -143,11 +39,13 @@ describe('manifests', () => {
         'full-native-sidecars',
       ]),
     );
-    expect(components).toEqual(['components/native-sidecars']);
+    expect(components).toEqual(
+      [...REUSE_COMPONENTS.map((c) => `components/${c}`), 'components/native-sidecars'].sort(),
+    );
   });
 
-  it('every component is used by some kustomization', () => {
-    for (const comp of components) {
+  it('every component is used by some kustomization (the reuse components: by components.test.ts)', () => {
+    for (const comp of components.filter((c) => !REUSE_COMPONENTS.some((r) => c === `components/${r}`))) {
       const users = renderable.filter((d) =>
         readFileSync(join(manifestsDir, d, 'kustomization.yaml'), 'utf8').includes(
           comp.split('/').pop() ?? comp,
@@ -162,11 +60,8 @@ describe('manifests', () => {
 
     it('renders to objects that validate against the Kubernetes schema', () => {
       expect(objects.length).toBeGreaterThan(0);
-      for (const obj of objects) {
-        const Model = models[`${obj.apiVersion}/${obj.kind}`];
-        expect(Model, `no schema model for ${obj.apiVersion} ${obj.kind}`).toBeDefined();
-        expect(() => new Model!(obj as never).validate(), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
-      }
+      for (const obj of objects)
+        expect(() => validate(obj), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
     });
 
     it('labels every object as part of multipod', () => {
@@ -305,6 +200,17 @@ describe('manifests', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('adapter-prometheus labels each series with the namespace and pod the dashboards and alerts group by', () => {
+    const cm = (rendered.get('adapter-prometheus') ?? []).find(
+      (o) => o.metadata.name === 'prometheus-config',
+    );
+    const config = parse(cm?.data?.['prometheus.yml'] ?? '') as {
+      scrape_configs: { relabel_configs: { source_labels?: string[]; target_label?: string }[] }[];
+    };
+    const targets = config.scrape_configs.flatMap((j) => j.relabel_configs.map((r) => r.target_label));
+    expect(targets).toEqual(expect.arrayContaining(['namespace', 'pod']));
   });
 
   it('the inbound ambassador binds port 80 through the safe sysctl, never as root', () => {

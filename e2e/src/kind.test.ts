@@ -33,6 +33,7 @@ interface StandinConfig {
   dieAfterRequests?: number;
   stderrNoiseBytes?: number;
   containers?: { id: string; name: string }[];
+  selectorPods?: Record<string, string[]>;
   phases?: string[][];
   dockerVersion?: string;
 }
@@ -143,6 +144,31 @@ describe('namespace', () => {
       expect(polls.length).toBeGreaterThan(1); // refused at first, as a fresh namespace does
       expect(log.findIndex((c) => c.includes('get serviceaccount default'))).toBeLessThan(applied);
       expect(dep.url('sidecar', 8080)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    } finally {
+      await dep.down();
+    }
+  });
+
+  it('finds a Deployment’s pod by its selector after the rollout, and forwards its ports', async () => {
+    configure({ pod: 'nginx', selectorPods: { 'app.kubernetes.io/name=nginx': ['nginx-7d4b9c-x2x8q'] } });
+    const driver = new KindDriver(tools());
+    const dep = await driver.apply('../examples/nginx');
+    try {
+      expect(dep.pods).toEqual(['nginx-7d4b9c-x2x8q']);
+      const log = calls();
+      const applied = log.findIndex((c) => /^kubectl (-n \S+ )?apply -k /.test(c));
+      const rollout = log.findIndex((c) => / rollout status deployment\/nginx /.test(c));
+      const listed = log.findIndex((c) => c.includes(' get pods -l app.kubernetes.io/name=nginx '));
+      expect(applied).toBeGreaterThanOrEqual(0);
+      expect(rollout).toBeGreaterThan(applied);
+      expect(listed).toBeGreaterThan(rollout);
+      // Every port the pod declares, the helpers' included, as for a Pod.
+      const forward = log.find((c) => c.includes(' port-forward pod/nginx-7d4b9c-x2x8q '));
+      for (const port of [8000, 9901, 9113, 8080]) expect(forward).toMatch(new RegExp(`:${port}( |$)`));
+      expect(dep.url('nginx-7d4b9c-x2x8q', 8000)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      // The kustomization applied names the example by a path kustomize accepts (relative).
+      const applied_ = readFileSync(join(state, 'applied-kustomization.yaml'), 'utf8');
+      expect(applied_).toMatch(/^ {2}- (\.\.\/)+.*examples\/nginx$/m);
     } finally {
       await dep.down();
     }

@@ -7,7 +7,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { COMPONENTS, imageName } from '../../images/offline.ts';
 import { bringUp, type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
 import { PortForward } from './port-forward.ts';
@@ -84,7 +84,7 @@ export function namespacedKustomization(
   // kustomize takes relative paths only; a directory outside the root is fine. A resource may be a
   // kustomization folder or a plain YAML file: the same objects `kubectl apply -f` would create.
   const resources = (typeof target === 'string' ? [target] : target).map(
-    (t) => `  - ${relative(path, join(manifestsDir, t))}`,
+    (t) => `  - ${relative(path, resolve(manifestsDir, t))}`,
   );
   writeFileSync(
     join(path, 'kustomization.yaml'),
@@ -137,6 +137,12 @@ export class KindDeployment implements Deployment {
     this.specs = new Map(pods.map((p) => [p.metadata.name, p]));
     this.tools = { ...TOOLS, ...tools };
     this.node = `${cluster}-control-plane`;
+  }
+
+  /** Adds a pod the apply created under another name (a Deployment's), with its spec. */
+  track(pod: K8sObject): void {
+    this.pods.push(pod.metadata.name);
+    this.specs.set(pod.metadata.name, pod);
   }
 
   /** One supervised `kubectl port-forward` per pod (see port-forward.ts); resolves when it forwards. */
@@ -397,6 +403,7 @@ export class KindDriver implements Driver {
     run(kubectl, ['create', 'namespace', ns]);
     const kustomization = namespacedKustomization(target, ns);
     const pods = objects.filter((o) => o.kind === 'Pod');
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
     const dep = new KindDeployment(ns, pods, this.tools);
     return bringUp(dep, async () => {
       try {
@@ -404,6 +411,39 @@ export class KindDriver implements Driver {
         run(kubectl, ['apply', '-k', kustomization.path]);
       } finally {
         kustomization.remove();
+      }
+      // A Deployment's pods have generated names: found by its selector once it has rolled out.
+      for (const d of deployments) {
+        run(kubectl, ['-n', ns, 'rollout', 'status', `deployment/${d.metadata.name}`, '--timeout=180s']);
+        const selector = Object.entries(d.spec.selector.matchLabels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',');
+        const names = run(kubectl, [
+          '-n',
+          ns,
+          'get',
+          'pods',
+          '-l',
+          selector,
+          '--field-selector=status.phase=Running',
+          '-o',
+          'jsonpath={.items[*].metadata.name}',
+        ])
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean);
+        if (names.length === 0)
+          throw new Error(`Deployment ${d.metadata.name}: no running pod for ${selector}`);
+        for (const name of names) {
+          const pod: K8sObject = {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { ...d.spec.template.metadata, name },
+            spec: d.spec.template.spec,
+          };
+          dep.track(pod);
+          pods.push(pod);
+        }
       }
       for (const p of pods) {
         await dep.waitReady(p.metadata.name);

@@ -112,12 +112,19 @@ class PodmanDeployment implements Deployment {
     return [...this.played.keys()];
   }
 
+  /** Plays a Pod, or a Deployment as `kube play` runs one: a single pod named `<name>-pod-0`. */
   async play(source: K8sObject): Promise<void> {
-    const pod = structuredClone(source);
+    const doc = structuredClone(source);
+    const pod = podOf(doc);
     const name = pod.metadata.name;
     // A pod left by an aborted run (Ctrl-C) would make `kube play` fail: remove it first.
     if (spawnSync('podman', ['pod', 'exists', name]).status === 0) {
       podman(['pod', 'rm', '--force', '--time', '0', name], { allowFail: true });
+    }
+    if (doc.kind === 'Deployment' && (pod.spec.initContainers ?? []).length > 0) {
+      throw new Error(
+        `Deployment ${doc.metadata.name}: init containers are not run by this driver in a Deployment (podman 4.3 gives them the pod's restartPolicy, Always); use a Pod`,
+      );
     }
     if ((pod.spec.initContainers ?? []).some((c: Container) => c.restartPolicy === 'Always')) {
       throw new Error(
@@ -191,7 +198,7 @@ class PodmanDeployment implements Deployment {
       env.CONTAINERS_CONF = conf;
     }
     for (let attempt = 1; ; attempt++) {
-      const docs = [...this.configMaps.filter((cm) => used.has(cm.metadata.name)), pod];
+      const docs = [...this.configMaps.filter((cm) => used.has(cm.metadata.name)), doc];
       writeFileSync(file, docs.map((d) => stringify(d)).join('---\n'));
       try {
         podman(['kube', 'play', file], { env });
@@ -417,7 +424,9 @@ export class PodmanDriver implements Driver {
   async apply(target: string | readonly string[]): Promise<Deployment> {
     const dir = targetName(target);
     const objects = render(target).map(secretAsConfigMap);
-    const unsupported = objects.filter((o) => !['Pod', 'ConfigMap', 'Service'].includes(o.kind));
+    const unsupported = objects.filter(
+      (o) => !['Pod', 'Deployment', 'ConfigMap', 'Service'].includes(o.kind),
+    );
     if (unsupported.length > 0) {
       throw new Error(
         `podman driver: cannot run ${unsupported.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`,
@@ -425,13 +434,13 @@ export class PodmanDriver implements Driver {
     }
     const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
     // Services are not run by podman; pods behind a headless Service go first so their DNS names exist.
-    const pods = objects
-      .filter((o) => o.kind === 'Pod')
-      .sort((a, b) => Number(Boolean(b.spec.subdomain)) - Number(Boolean(a.spec.subdomain)));
+    const workloads = objects
+      .filter((o) => o.kind === 'Pod' || o.kind === 'Deployment')
+      .sort((a, b) => Number(Boolean(podOf(b).spec.subdomain)) - Number(Boolean(podOf(a).spec.subdomain)));
     const dep = new PodmanDeployment(dir, mkdtempSync(join(tmpdir(), 'multipod-e2e-')), configMaps);
     return bringUp(dep, async () => {
-      for (const pod of pods) await dep.play(pod);
-      for (const pod of pods) await dep.waitReady(pod.metadata.name);
+      for (const w of workloads) await dep.play(w);
+      for (const w of workloads) await dep.waitReady(podOf(w).metadata.name);
     });
   }
 
@@ -453,6 +462,24 @@ export class PodmanDriver implements Driver {
 }
 
 /**
+ * The pod an object runs under podman: a Pod itself, or a Deployment's one replica, named
+ * `<name>-pod-0` as `kube play` names it. The spec is the object's own, so the driver's edits
+ * reach the document it plays.
+ */
+export function podOf(o: K8sObject): K8sObject {
+  if (o.kind !== 'Deployment') return o;
+  if ((o.spec.replicas ?? 1) !== 1)
+    throw new Error(`Deployment ${o.metadata.name}: replicas ${o.spec.replicas}; this driver runs one`);
+  const template = o.spec.template;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { ...template.metadata, name: `${o.metadata.name}-pod-0` },
+    spec: template.spec,
+  };
+}
+
+/**
  * podman 4.3's `kube play` has no Secret (Secrets came in 4.5): a Secret becomes a ConfigMap with
  * the same name and decoded data, and a pod's `secret:` volume a `configMap:` volume. The
  * container sees the same files; what differs is only where the cluster keeps them.
@@ -464,9 +491,13 @@ function secretAsConfigMap(o: K8sObject): K8sObject {
       data[k] = Buffer.from(v, 'base64').toString('utf8');
     return { apiVersion: 'v1', kind: 'ConfigMap', metadata: o.metadata, data };
   }
-  if (o.kind === 'Pod' && (o.spec.volumes ?? []).some((v: { secret?: unknown }) => v.secret)) {
+  const specOf = (x: K8sObject) => (x.kind === 'Deployment' ? x.spec.template.spec : x.spec);
+  if (
+    (o.kind === 'Pod' || o.kind === 'Deployment') &&
+    (specOf(o).volumes ?? []).some((v: { secret?: unknown }) => v.secret)
+  ) {
     const pod = structuredClone(o);
-    for (const v of pod.spec.volumes) {
+    for (const v of specOf(pod).volumes) {
       if (!v.secret) continue;
       v.configMap = {
         name: v.secret.secretName,

@@ -59,7 +59,15 @@ async function kubectl(argv) {
         return console.log('serviceaccount/default');
       }
       if (rest[0] === 'namespaces') return;
+      if (rest[0] === 'pods' && rest[1] === '-l') {
+        // A Deployment's pods, by its selector: only once it has rolled out, as the real API says.
+        if (!existsSync(file(`rolled-out-${ns}`))) return;
+        return process.stdout.write((config.selectorPods?.[rest[2]] ?? []).join(' '));
+      }
       return fail(`standin kubectl: get ${rest.join(' ')}`);
+    case 'rollout':
+      writeFileSync(file(`rolled-out-${ns}`), '');
+      return console.log(`deployment "${rest[1].slice('deployment/'.length)}" successfully rolled out`);
     case 'apply': {
       // As the API server's admission does: no pod before the namespace's default ServiceAccount.
       const target = rest[rest.indexOf('-k') + 1];

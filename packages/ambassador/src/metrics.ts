@@ -7,6 +7,7 @@ export class Metrics {
   readonly requests: Counter<'listener' | 'upstream' | 'code'>;
   readonly duration: Histogram<'listener' | 'upstream'>;
   readonly upstreamUp: Gauge<'pool' | 'upstream'>;
+  readonly upstreamInFlight: Gauge<'pool' | 'upstream'>;
   readonly retries: Counter<'listener' | 'pool'>;
   readonly ejections: Counter<'pool' | 'upstream'>;
   readonly panics: Counter<'pool'>;
@@ -55,6 +56,18 @@ export class Metrics {
         const t = now();
         for (const pool of pools())
           for (const u of pool.upstreams) this.set({ pool: pool.name, upstream: u.name }, u.up(t) ? 1 : 0);
+      },
+    });
+    // Read from the pools when scraped, as the balancer sees them: no bookkeeping on the hot path.
+    this.upstreamInFlight = new Gauge({
+      name: 'ambassador_upstream_in_flight',
+      help: 'Requests (TCP: connections) under way to the upstream now.',
+      labelNames: ['pool', 'upstream'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of pools())
+          for (const u of pool.upstreams) this.set({ pool: pool.name, upstream: u.name }, u.inFlight);
       },
     });
     this.retries = new Counter({

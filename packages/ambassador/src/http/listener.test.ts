@@ -53,6 +53,35 @@ describe('HTTP listener', () => {
       expect(bodies.slice(0, 3).sort()).toEqual(['a', 'b', 'c']);
     });
 
+    it('ambassador_upstream_in_flight counts the requests under way to each upstream', async () => {
+      const held: (() => void)[] = [];
+      const slow = await origin(startOrigin((_req, res) => held.push(() => res.end('slow'))));
+      const idle = await origin(startNamedOrigin('idle'));
+      const amb = await ambassador({
+        AMBASSADOR_CONFIG: (
+          await import('../test-files.ts').then((m) =>
+            m.writeConfig(`
+  listeners:
+    - { name: web, port: 0, routes: [{ pathPrefix: /slow, pool: slow }, { pool: idle }] }
+  pools:
+    slow: { upstreams: [${slow.url}] }
+    idle: { upstreams: [${idle.url}] }
+  `),
+          )
+        ).file,
+      });
+      const inFlight = (pool: string, upstream: string) =>
+        metricValue(amb, 'ambassador_upstream_in_flight', { pool, upstream });
+      expect(await inFlight('slow', slow.url)).toBe(0);
+      const pending = [1, 2, 3].map(() => get(`${amb.url}/slow`));
+      await waitFor('three requests held by the slow origin', () => held.length === 3);
+      expect(await inFlight('slow', slow.url)).toBe(3);
+      expect(await inFlight('idle', idle.url)).toBe(0);
+      for (const release of held) release();
+      expect((await Promise.all(pending)).map((r) => r.body)).toEqual(['slow', 'slow', 'slow']);
+      expect(await inFlight('slow', slow.url)).toBe(0);
+    });
+
     it('honours weights from the config file', async () => {
       const [a, b] = await Promise.all(['a', 'b'].map((n) => origin(startNamedOrigin(n))));
       const { file } = await import('../test-files.ts').then((m) =>
