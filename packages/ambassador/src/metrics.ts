@@ -22,6 +22,8 @@ export class Metrics {
   readonly rateLimited: Counter<'listener' | 'route'>;
   readonly proxyProtocolErrors: Counter<'listener'>;
   readonly grpcRequests: Counter<'listener' | 'upstream' | 'grpc_status'>;
+  /** Lines the access log dropped because stdout could not keep up. */
+  accessLogDropped: () => number = () => 0;
   readonly accessDenied: Counter<'listener' | 'reason'>;
   readonly tlsReloads: Counter<'listener' | 'result'>;
   readonly certificateExpiry: Gauge<'listener' | 'certificate'>;
@@ -123,6 +125,16 @@ export class Metrics {
       help: 'Requests refused before any upstream: bad_request, open_proxy, no_route, no_upstream.',
       labelNames: ['listener', 'reason'],
       registers,
+    });
+    const dropped = () => this.accessLogDropped();
+    new Counter({
+      name: 'ambassador_access_log_dropped_lines_total',
+      help: 'Access log lines dropped because stdout could not keep up (8 MiB waiting at most).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(dropped());
+      },
     });
     this.grpcRequests = new Counter({
       name: 'ambassador_grpc_requests_total',

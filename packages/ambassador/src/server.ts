@@ -133,6 +133,7 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
   // Each TLS listener's certificates, loaded (and checked) once here and reloaded in place.
   const terminators = new Map<string, TlsTerminator>();
   for (const l of config.listeners) if (l.tls) terminators.set(l.name, new TlsTerminator(l.tls, readFile));
+  metrics.accessLogDropped = () => accessLog.dropped;
   metrics.tlsCertificates = () =>
     [...terminators].flatMap(([listener, t]) =>
       t.certificates.map((c) => ({ listener, name: c.name, notAfter: c.notAfter })),

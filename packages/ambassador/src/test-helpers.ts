@@ -72,7 +72,7 @@ export async function startAmbassador(
     ...env,
   }) as AmbassadorSettings;
   const access: AccessEntry[] = [];
-  const accessLog: AccessLog = { write: (e) => access.push(e), flush() {} };
+  const accessLog: AccessLog = { write: (e) => access.push(e), flush() {}, dropped: 0 };
   const amb = await createAmbassador(s, {
     log: createLogger('ambassador', { level: 'silent' }),
     registry: new Registry(),
