@@ -4,6 +4,13 @@ export { Health, type HealthChecks, handleHealth, type Probe, type ProbeFn } fro
 export { afterClose, type Refusal, rawResponse, refusalFor, refuseVersion } from './http-errors.ts';
 export { closeServer, ListenError, type ListenOptions, listen } from './listen.ts';
 export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel } from './logger.ts';
-export { type CommonSettings, commonSettings, type MainOptions, type Running, runMain } from './run-main.ts';
+export {
+  type CommonSettings,
+  commonSettings,
+  FatalError,
+  type MainOptions,
+  type Running,
+  runMain,
+} from './run-main.ts';
 export * from './settings.ts';
 export { formatDuration, parseDuration, parseSize } from './units.ts';
