@@ -142,6 +142,26 @@ describe('SYNC_ONCE (init container)', () => {
     }
   });
 
+  it('exits 0 on SIGTERM while the one sync is under way (a download that hangs)', async () => {
+    const s: Server = createServer(() => {}); // takes the request, never answers
+    const port = await listen(s, { port: 0, host: '127.0.0.1', setting: 'test' });
+    try {
+      const c = run({
+        SYNC_SOURCE: `http://127.0.0.1:${port}/site.tar.gz`,
+        SYNC_TARGET: join(root, 'hang-www'),
+        SYNC_ONCE: 'true',
+      });
+      await waitFor('the sync under way', () => c.lines.some((l) => l.msg === 'content-sync starting'));
+      c.proc.kill('SIGTERM');
+      expect(await c.exited).toBe(0);
+      expect(c.proc.signalCode).toBeNull();
+      expect(c.lines.map((l) => l.msg)).toContain('stopped');
+    } finally {
+      s.closeAllConnections();
+      await closeServer(s);
+    }
+  });
+
   it('exits 1 with the reason when the archive URL answers 404', async () => {
     const s: Server = createServer((_req, res) => res.writeHead(404).end());
     const port = await listen(s, { port: 0, host: '127.0.0.1', setting: 'test' });
