@@ -117,7 +117,7 @@ export function sendVariant(
   let code = status;
   let headers: Record<string, string | number> = v.headers;
   if (status === 200) {
-    const pre = evaluatePreconditions(req.headers, v.etag, v.version.mtimeMs);
+    const pre = evaluatePreconditions(req.headers, v.etag, v.lastModified, v.version.mtimeMs);
     if (pre !== 'ok') {
       closeFd(opts.fd);
       if (pre === 'not-modified') {
