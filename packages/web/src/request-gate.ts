@@ -3,11 +3,7 @@
 // or malformed Host (400), a target that is neither a path nor an absolute URL (400). An
 // absolute-form target (`GET http://host/a HTTP/1.1`, RFC 9112 §3.2.2) is served by its path.
 import type { IncomingMessage } from 'node:http';
-
-export interface Refusal {
-  status: 400 | 505;
-  reason: string;
-}
+import type { Refusal } from '@multipod/service';
 
 const refusal = (status: 400 | 505, reason: string): Refusal => Object.freeze({ status, reason });
 const VERSION = refusal(505, 'HTTP version not supported');
