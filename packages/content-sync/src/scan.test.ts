@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFilter } from './filter.ts';
 import { SourceError, SourceMissingError, scanTree, sizeOf, treeChanged } from './scan.ts';
-import { putFile, removeDir, tempDir } from './test-helpers.ts';
+import { putFile, removeDir, tempDir } from './testing.ts';
 
 const filter = createFilter({ include: [], exclude: [], dotfiles: false });
 let src: string;

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { swapCurrent } from './publish.ts';
 import { scanTree, type Tree } from './scan.ts';
 import { SnapshotPool } from './snapshot-pool.ts';
-import { fillTree, putFile, readTree, removeDir, snapshotIds, tempDir, waitFor } from './test-helpers.ts';
+import { fillTree, putFile, readTree, removeDir, snapshotIds, tempDir, waitFor } from './testing.ts';
 
 const log = createLogger('content-sync', { level: 'silent' });
 const filter = { file: () => true, dir: () => true };

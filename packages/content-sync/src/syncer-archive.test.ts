@@ -15,7 +15,7 @@ import {
   type TestSyncer,
   tempDir,
   waitFor,
-} from './test-helpers.ts';
+} from './testing.ts';
 
 let server: Server;
 let url: string;

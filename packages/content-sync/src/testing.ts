@@ -1,5 +1,6 @@
-// Shared by the tests: temp dirs, in-process syncers with captured logs, child processes of
-// dist/main.js, polling with a deadline, tree reading, a tiny symlink-resolving reader, tar crafting.
+// Shared by the tests: temp dirs, in-process syncers with captured logs (alone, or on a fresh
+// directory source), child processes of dist/main.js, polling with a deadline, tree reading, a tiny
+// symlink-resolving reader, tar crafting.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -132,6 +133,50 @@ export function makeSyncer(
   return { syncer, logs, stop: () => syncer.stop() };
 }
 
+/** A directory source (`root/src`) and a target (`root/www`) in a fresh temp dir. */
+export interface DirSetup {
+  readonly root: string;
+  readonly src: string;
+  readonly target: string;
+  /** Writes a source file. */
+  put(rel: string, body: string): void;
+  /** A syncer on them, not prepared (removed with the rest by remove()). */
+  make(config?: Partial<SyncerConfig>): TestSyncer;
+  /** A syncer on them, prepared and started (its first sync done). */
+  start(config?: Partial<SyncerConfig>): Promise<TestSyncer>;
+  /** Stops the syncer and removes the temp dir. */
+  remove(): Promise<void>;
+}
+
+export function dirSetup(name = 'dir'): DirSetup {
+  const root = tempDir(name);
+  const src = join(root, 'src');
+  const target = join(root, 'www');
+  mkdirSync(src);
+  let running: TestSyncer | undefined;
+  const make = (config: Partial<SyncerConfig> = {}) => {
+    running = makeSyncer({ kind: 'dir', path: src }, { ...config, target });
+    return running;
+  };
+  return {
+    root,
+    src,
+    target,
+    put: (rel, body) => putFile(src, rel, body),
+    make,
+    async start(config) {
+      const t = make(config);
+      await t.syncer.prepare();
+      await t.syncer.start();
+      return t;
+    },
+    async remove() {
+      await running?.stop();
+      removeDir(root);
+    },
+  };
+}
+
 export interface Child {
   proc: ChildProcess;
   lines: LogLine[];
@@ -176,6 +221,37 @@ export function runMain(env: Record<string, string>, args: string[] = [], main =
     exited,
     kill: () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    },
+  };
+}
+
+/** The dist/main.js children one suite starts, in a temp dir of its own. */
+export interface MainRuns {
+  readonly root: string;
+  run(env: Record<string, string>, args?: string[]): Child;
+  /** SIGKILLs the children still running (after each test). */
+  kill(): void;
+  /** kill(), and the temp dir removed (after the suite). */
+  remove(): void;
+}
+
+export function mainRuns(name: string): MainRuns {
+  const root = tempDir(name);
+  const children: Child[] = [];
+  const kill = () => {
+    for (const c of children.splice(0)) c.kill();
+  };
+  return {
+    root,
+    run(env, args = []) {
+      const c = runMain(env, args);
+      children.push(c);
+      return c;
+    },
+    kill,
+    remove() {
+      kill();
+      removeDir(root);
     },
   };
 }
