@@ -6,7 +6,11 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.system.test.ts', 'demo/**/*.system.test.ts'],
+    include: [
+      'packages/*/src/**/*.system.test.ts',
+      'demo/**/*.system.test.ts',
+      'e2e/src/**/*.system.test.ts',
+    ],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     fileParallelism: false,
