@@ -21,7 +21,6 @@ abstract class Family<S extends object> {
   protected readonly series = new Map<string, S & { labels: Labels }>();
   readonly #limit: SeriesLimit;
   #overflow: (S & { labels: Labels }) | undefined;
-  #renderName: string | undefined;
   abstract readonly type: 'counter' | 'gauge' | 'histogram';
 
   constructor(opts: FamilyOptions) {
@@ -32,13 +31,8 @@ abstract class Family<S extends object> {
     this.#limit = opts.limit ?? SeriesLimit.unlimited;
   }
 
-  // prom-client renames counters while it renders OpenMetrics (dropping `_total`) and never renames
-  // them back; keep the rename for that one render only, so the next Prometheus-text scrape is right.
   get name(): string {
     return this.baseName;
-  }
-  set name(rendered: string) {
-    this.#renderName = rendered;
   }
 
   /**
@@ -86,9 +80,13 @@ abstract class Family<S extends object> {
   protected abstract samples(): Sample[];
 
   get(): { name: string; help: string; type: string; values: Sample[]; aggregator: 'sum' } {
-    const name = this.#renderName ?? this.baseName;
-    this.#renderName = undefined;
-    return { name, help: this.help, type: this.type, values: this.samples(), aggregator: 'sum' };
+    return {
+      name: this.baseName,
+      help: this.help,
+      type: this.type,
+      values: this.samples(),
+      aggregator: 'sum',
+    };
   }
 
   reset(): void {
