@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, readFileSync, truncateSync, writeFileSync } fr
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Nginx, startNginx } from '../testdata/nginx.ts';
+import { type Nginx, startNginx } from '@multipod/service/testing/nginx';
 import type { Web } from './server.ts';
 import { http, raw, Site, startWeb, until } from './testing.ts';
 

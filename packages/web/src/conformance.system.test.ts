@@ -21,7 +21,7 @@ import {
   tagValue,
   type When,
 } from '../testdata/http-forms.ts';
-import { type Nginx, startNginx } from '../testdata/nginx.ts';
+import { type Nginx, startNginx } from '@multipod/service/testing/nginx';
 import type { Web } from './server.ts';
 import { http, type Reply, raw, Site, startWeb } from './testing.ts';
 
