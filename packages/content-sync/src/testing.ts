@@ -1,6 +1,6 @@
 // Shared by the tests: temp dirs, in-process syncers with captured logs (alone, or on a fresh
-// directory source), child processes of dist/main.js, polling with a deadline, tree reading, a tiny
-// symlink-resolving reader, tar crafting.
+// directory source), child processes of dist/main.js, polling with a deadline, tree reading, tar
+// crafting.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -12,19 +12,18 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { createLogger, listen } from '@multipod/service';
+import { createLogger } from '@multipod/service';
 import { waitFor as poll } from '@multipod/service/testing';
 import { Header, Pax } from 'tar';
 import type { SourceKind } from './config.ts';
 import { Syncer, type SyncerConfig } from './syncer.ts';
 
 export const PKG = join(import.meta.dirname, '..');
-export const MAIN = join(PKG, 'dist/main.js');
+const MAIN = join(PKG, 'dist/main.js');
 
 export function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `content-sync-${name}-`));
@@ -83,7 +82,7 @@ export function snapshotIds(target: string): string[] {
   }
 }
 
-export const baseConfig: SyncerConfig = Object.freeze({
+const baseConfig: SyncerConfig = Object.freeze({
   target: '/nonexistent',
   interval: 60_000,
   debounce: 20,
@@ -254,21 +253,6 @@ export function mainRuns(name: string): MainRuns {
       removeDir(root);
     },
   };
-}
-
-/** A minimal stand-in for web: resolves TARGET/current on every request and serves the file. */
-export async function startReader(target: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    try {
-      const root = realpathSync(join(target, 'current'));
-      const body = readFileSync(join(root, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
-      res.writeHead(200, { 'content-length': body.length }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  const port = await listen(server, { port: 0, host: '127.0.0.1', setting: 'test' });
-  return { url: `http://127.0.0.1:${port}`, server };
 }
 
 export type TarSpelling = 'ustar' | 'pax' | 'gnu';

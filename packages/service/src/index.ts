@@ -2,8 +2,8 @@
 export { type AdminOptions, createAdminServer, type Route, renderMetrics } from './admin.ts';
 export { Health, type HealthChecks, handleHealth, type Probe, type ProbeFn } from './health.ts';
 export { afterClose, type Refusal, rawResponse, refusalFor, refuseVersion } from './http-errors.ts';
-export { closeServer, ListenError, type ListenOptions, listen } from './listen.ts';
-export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel } from './logger.ts';
+export { closeServer, type ListenOptions, listen } from './listen.ts';
+export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logger.ts';
 export {
   type CommonSettings,
   commonSettings,
@@ -12,5 +12,24 @@ export {
   type Running,
   runMain,
 } from './run-main.ts';
-export * from './settings.ts';
-export { formatDuration, parseDuration, parseSize } from './units.ts';
+export {
+  bool,
+  duration,
+  host,
+  int,
+  type Kind,
+  list,
+  loadSettings,
+  oneOf,
+  path,
+  port,
+  SettingError,
+  type SettingSpec,
+  type SettingSpecs,
+  type Settings,
+  setting,
+  size,
+  text,
+  url,
+} from './settings.ts';
+export { parseDuration } from './units.ts';

@@ -80,7 +80,7 @@ export const port = (): Kind<number> => int(0, 65535, '<port>');
  * with a warning. Every duration is refused above it unless the setting states another maximum
  * (one that never reaches a timer, like a Cache-Control max-age).
  */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function duration(opts: { min?: number; max?: number } = {}): Kind<number> {
   const min = opts.min ?? 0;

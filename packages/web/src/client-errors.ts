@@ -33,7 +33,7 @@ function lineAt(raw: Buffer, start: number): string {
  * complete message ends before the error (a keep-alive client's earlier request) and a request line
  * follows it, that one. (`PRI * HTTP/2.0`, the HTTP/2 preface, fails on its second part, `SM`.)
  */
-export function requestLineOf(err: ParseError): string {
+function requestLineOf(err: ParseError): string {
   const raw = err.rawPacket;
   if (!raw?.length) return '-';
   const stop = Math.min(err.bytesParsed ?? raw.length, raw.length);

@@ -14,7 +14,7 @@ const BAD_HOST = refusal(400, 'invalid Host header');
 const BAD_TARGET = refusal(400, 'request target must be a path or an absolute URL');
 
 /** The request target as the client sent it, when an absolute-form one was reduced to its path. */
-export const SENT_TARGET = Symbol('sentTarget');
+const SENT_TARGET = Symbol('sentTarget');
 type Targeted = IncomingMessage & { [SENT_TARGET]?: string };
 
 /** The target to log: as sent, even when routing uses its path. */
