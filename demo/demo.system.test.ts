@@ -14,7 +14,7 @@ import { parseMetrics, sum } from './src/metrics.ts';
 import { isPortFree } from './src/ports.ts';
 import type { PodState } from './src/probe.ts';
 import { REPO_ROOT } from './src/run.ts';
-import { freePortBase, isAlive, waitFor } from './src/test-helpers.ts';
+import { freePortBase, isAlive, waitFor } from './src/testing.ts';
 
 const execFileAsync = promisify(execFile);
 

@@ -13,7 +13,7 @@ import { DEFAULT_PORTS } from './src/pod.ts';
 import { isPortFree } from './src/ports.ts';
 import type { PodState } from './src/probe.ts';
 import { REPO_ROOT } from './src/run.ts';
-import { freePortBase, waitFor } from './src/test-helpers.ts';
+import { freePortBase, waitFor } from './src/testing.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const SCREENSHOT =

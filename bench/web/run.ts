@@ -5,7 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findNginx, type Nginx, startNginx } from '../../packages/web/testdata/nginx.ts';
+import { findNginx, type Nginx, startNginx } from '../../packages/service/src/testing-nginx.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const mainJs = join(repo, 'packages/web/dist/main.js');

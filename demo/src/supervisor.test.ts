@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { busyPorts, isPortFree } from './ports.ts';
 import { Supervisor } from './supervisor.ts';
-import { isAlive, waitFor } from './test-helpers.ts';
+import { isAlive, waitFor } from './testing.ts';
 
 const FAKE = join(import.meta.dirname, '..', 'testdata', 'fake-container.mjs');
 

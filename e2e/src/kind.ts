@@ -3,7 +3,7 @@
 // runtime), loads them into the node as single-platform archives, `kubectl apply -k` in a
 // namespace per apply, waits for Ready and port-forwards. Needs a Docker daemon, kind and kubectl
 // (GitHub Actions has them). The commands are injectable, so the driver's own logic is unit
-// tested with stand-ins that print what kubectl, docker and kind print (src/kind.test.ts).
+// tested with stand-ins that print what kubectl, docker and kind print (src/kind.system.test.ts).
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

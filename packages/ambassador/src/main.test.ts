@@ -1,9 +1,8 @@
-// The process as it runs in the pod: dist/main.js as a child. Exit codes, SIGTERM drain, and
-// 1 GiB streamed each way through it with its memory (peak RSS) read from /proc.
+// The process as it runs in the pod: dist/main.js as a child. Exit codes and SIGTERM drain (1 GiB
+// streamed each way through it is in streaming.system.test.ts).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { type AddressInfo, connect, createServer as createNetServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -214,80 +213,4 @@ describe('SIGTERM in TCP mode', () => {
     const [code] = await once(amb.child, 'exit');
     expect(code).toBe(0);
   });
-});
-
-describe('streaming', () => {
-  const SIZE = 1024 ** 3; // 1 GiB each way
-  const CHUNK = Buffer.alloc(1024 * 1024, 0x61);
-  let origin: Origin;
-  beforeAll(async () => {
-    origin = await startOrigin((req, res) => {
-      if (req.method === 'POST') {
-        let n = 0;
-        req.on('data', (c: Buffer) => (n += c.length));
-        req.on('end', () => res.end(String(n)));
-        return;
-      }
-      res.writeHead(200, { 'content-length': SIZE });
-      let sent = 0;
-      const pump = () => {
-        while (sent < SIZE) {
-          sent += CHUNK.length;
-          if (!res.write(CHUNK)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
-    });
-  });
-  afterAll(() => origin.close());
-
-  const peakRss = (pid: number) =>
-    Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-
-  it('streams 1 GiB down and 1 GiB up with bounded memory', async () => {
-    const amb = await start({
-      AMBASSADOR_UPSTREAMS: origin.url,
-      AMBASSADOR_ACCESS_LOG: 'false',
-    });
-    const down = await new Promise<number>((resolve, reject) => {
-      request(`http://127.0.0.1:${amb.port}/big`, { agent: false }, (res) => {
-        let n = 0;
-        res.on('data', (c: Buffer) => (n += c.length));
-        res.on('end', () => resolve(n));
-        res.on('error', reject);
-      })
-        .on('error', reject)
-        .end();
-    });
-    expect(down).toBe(SIZE);
-    const up = await new Promise<string>((resolve, reject) => {
-      const req = request(
-        `http://127.0.0.1:${amb.port}/upload`,
-        { method: 'POST', agent: false, headers: { 'content-length': SIZE } },
-        (res) => {
-          let body = '';
-          res.on('data', (c) => (body += c));
-          res.on('end', () => resolve(body));
-        },
-      );
-      req.on('error', reject);
-      let sent = 0;
-      const pump = () => {
-        while (sent < SIZE) {
-          sent += CHUNK.length;
-          if (!req.write(CHUNK)) return void req.once('drain', pump);
-        }
-        req.end();
-      };
-      pump();
-    });
-    expect(Number(up)).toBe(SIZE);
-    const rss = peakRss(amb.child.pid!);
-    // Measured here: ~75 MB at start, ~170 MB peak after 1 GiB each way, ~195 MB after 2 GiB (V8
-    // frees the 64 KiB chunks lazily). A proxy that buffered a body would need more than 1 GiB.
-    expect(rss).toBeLessThan(256 * 1024 * 1024);
-    amb.child.kill('SIGTERM');
-    await once(amb.child, 'exit');
-  }, 120_000);
 });

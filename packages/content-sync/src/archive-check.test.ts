@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveError, checkArchive, entryProblem } from './archive-check.ts';
-import { makeTar, makeTarGz, removeDir, type TarEntry, tempDir } from './test-helpers.ts';
+import { makeTar, makeTarGz, removeDir, type TarEntry, tempDir } from './testing.ts';
 
 describe('archive checks', () => {
   let dir: string;

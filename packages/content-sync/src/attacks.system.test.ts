@@ -43,7 +43,7 @@ import {
   type TestSyncer,
   tempDir,
   waitFor,
-} from './test-helpers.ts';
+} from './testing.ts';
 
 const SEED = Number(process.env.ATTACK_SEED ?? Math.floor(Math.random() * 2 ** 31));
 

@@ -4,15 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  currentTree,
-  makeSyncer,
-  putFile,
-  removeDir,
-  type TestSyncer,
-  tempDir,
-  waitFor,
-} from './test-helpers.ts';
+import { currentTree, makeSyncer, putFile, removeDir, type TestSyncer, tempDir, waitFor } from './testing.ts';
 
 let root: string;
 let src: string;

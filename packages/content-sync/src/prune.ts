@@ -9,7 +9,7 @@ import { TMP_PREFIX } from './snapshot.ts';
  * ever deleted, so a target whose .snapshots holds someone else's (snapper's, a backup tool's)
  * loses nothing.
  */
-export const SNAPSHOT_ID = /^\d{8}-\d{6}-\d{3}-\d{4,}$/;
+const SNAPSHOT_ID = /^\d{8}-\d{6}-\d{3}-\d{4,}$/;
 
 export class Pruner {
   readonly #dir: string;
@@ -81,7 +81,7 @@ export class Pruner {
  * Deletes a directory tree with synchronous calls in slices, yielding between them. (Node's
  * recursive rm runs the unlinks of a 100k-file tree in parallel and costs hundreds of MiB of RSS.)
  */
-export async function removeTree(dir: string): Promise<void> {
+async function removeTree(dir: string): Promise<void> {
   const stack: string[] = [dir];
   const dirs: string[] = [];
   let work = 0;

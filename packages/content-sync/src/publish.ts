@@ -4,8 +4,8 @@ import { lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } f
 import { join } from 'node:path';
 import { SettingError } from '@multipod/service';
 
-export const SNAPSHOTS = '.snapshots';
-export const CURRENT = 'current';
+const SNAPSHOTS = '.snapshots';
+const CURRENT = 'current';
 
 export function snapshotsDir(target: string): string {
   return join(target, SNAPSHOTS);

@@ -2,8 +2,8 @@ import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFilter } from './filter.ts';
-import { SourceError, scanTree, sizeOf } from './scan.ts';
-import { putFile, removeDir, tempDir } from './test-helpers.ts';
+import { SourceError, SourceMissingError, scanTree, sizeOf, treeChanged } from './scan.ts';
+import { putFile, removeDir, tempDir } from './testing.ts';
 
 const filter = createFilter({ include: [], exclude: [], dotfiles: false });
 let src: string;
@@ -68,5 +68,38 @@ describe('scan', () => {
     for (let i = 0; i < 5; i++) put(`f${i}`, 'x');
     await expect(scanTree(src, { filter, maxFiles: 4 })).rejects.toThrow(/more than 4 files/);
     await expect(scanTree(join(src, 'nope'), { filter, maxFiles: 4 })).rejects.toBeInstanceOf(SourceError);
+  });
+
+  it('tells a missing source by its type, not its words', async () => {
+    // A path that says "missing" but is a file: a SourceError of another kind.
+    put('missing', 'a file, not a directory');
+    const notDir = scanTree(join(src, 'missing'), { filter, maxFiles: 4 });
+    await expect(notDir).rejects.toThrow(/is not a directory/);
+    await expect(notDir).rejects.not.toBeInstanceOf(SourceMissingError);
+    await expect(scanTree(join(src, 'gone'), { filter, maxFiles: 4 })).rejects.toBeInstanceOf(
+      SourceMissingError,
+    );
+  });
+});
+
+describe('treeChanged', () => {
+  it('sees a changed file, an added or removed file or directory, and a forced path; nothing else', async () => {
+    put('a.txt', 'a');
+    put('d/b.txt', 'b');
+    const scan = () => scanTree(src, { filter, maxFiles: 100 });
+    const base = await scan();
+    expect(treeChanged(base, await scan(), new Set())).toBe(false);
+    expect(treeChanged(base, await scan(), new Set(['a.txt']))).toBe(true);
+    expect(treeChanged(base, await scan(), new Set(['gone.txt']))).toBe(false);
+    mkdirSync(join(src, 'empty'));
+    expect(treeChanged(base, await scan(), new Set())).toBe(true);
+    rmSync(join(src, 'empty'), { recursive: true });
+    put('d/b.txt', 'bb');
+    expect(treeChanged(base, await scan(), new Set())).toBe(true);
+    put('d/c.txt', 'c');
+    const more = await scan();
+    expect(treeChanged(more, await scan(), new Set())).toBe(false);
+    rmSync(join(src, 'd/c.txt'));
+    expect(treeChanged(more, await scan(), new Set())).toBe(true);
   });
 });

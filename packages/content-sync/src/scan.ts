@@ -51,8 +51,14 @@ export interface Tree {
   readonly read: number;
 }
 
+/** The source cannot be published as it is (too many files, changed during the scan…). */
 export class SourceError extends Error {
   override name = 'SourceError';
+}
+
+/** The source directory is not there (an unmounted volume) or cannot be read: its watches are gone too. */
+export class SourceMissingError extends SourceError {
+  override name = 'SourceMissingError';
 }
 
 export interface ScanOptions {
@@ -90,6 +96,21 @@ export function sameFile(a: Tree, i: number, b: Tree, j: number): boolean {
   return a.targets.get(i) === b.targets.get(j) && (a.targets.has(i) || a.root === b.root);
 }
 
+/**
+ * Whether `tree` would publish anything `prev` did not: a path the watcher saw change (its stat
+ * may look the same), another list of files, a changed file, another set of directories.
+ */
+export function treeChanged(prev: Tree, tree: Tree, forced: ReadonlySet<string>): boolean {
+  for (const rel of forced) if (tree.index.has(rel)) return true;
+  if (prev.paths.length !== tree.paths.length || prev.dirs.length !== tree.dirs.length) return true;
+  for (let i = 0; i < tree.paths.length; i++) {
+    const j = prev.index.get(tree.paths[i]!);
+    if (j === undefined || !sameFile(tree, i, prev, j)) return true;
+  }
+  for (let i = 0; i < tree.dirs.length; i++) if (tree.dirs[i] !== prev.dirs[i]) return true;
+  return false;
+}
+
 /** Does the file now (a fresh stat) still look as it did in the scan? */
 export function unchangedSince(tree: Tree, i: number, st: Stats | undefined): boolean {
   const x = i * FIELDS;
@@ -108,7 +129,9 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
     if (!statSync(rootReal).isDirectory()) throw new SourceError(`source ${root} is not a directory`);
   } catch (err) {
     if (err instanceof SourceError) throw err;
-    throw new SourceError(`source directory ${root} is missing or unreadable: ${(err as Error).message}`);
+    throw new SourceMissingError(
+      `source directory ${root} is missing or unreadable: ${(err as Error).message}`,
+    );
   }
   const paths: string[] = [];
   let stats = new Float64Array(Math.max(1024, (opts.previous?.paths.length ?? 0) + 256) * FIELDS);
@@ -182,7 +205,9 @@ export async function scanTree(root: string, opts: ScanOptions): Promise<Tree> {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch (err) {
       if (relDir === '')
-        throw new SourceError(`source directory ${root} is missing or unreadable: ${(err as Error).message}`);
+        throw new SourceMissingError(
+          `source directory ${root} is missing or unreadable: ${(err as Error).message}`,
+        );
       // A directory removed while we walk: the watcher reports it and the next sync sees the new state.
       throw new SourceError(
         `source changed during the scan (${dir}: ${(err as NodeJS.ErrnoException).code})`,

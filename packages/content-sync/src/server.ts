@@ -1,9 +1,11 @@
 // Wires one content-sync process: the syncer, and the admin server (/healthz /readyz /metrics).
-// With --once it syncs, waits for the webhook, and exits 0 (published) or 1 (with the reason).
+// With --once it syncs and waits for the webhook; runMain then exits 0 (published or unchanged),
+// or 1 with the reason.
 import {
   type CommonSettings,
   closeServer,
   createAdminServer,
+  FatalError,
   type Logger,
   listen,
   type Running,
@@ -14,8 +16,8 @@ import { checkTarget } from './target.ts';
 
 export interface StartedContentSync extends Running {
   readonly syncer: Syncer;
-  /** Bound admin port (useful with port 0). */
-  readonly adminPort: number;
+  /** Bound admin port (useful with port 0); none with --once. */
+  readonly adminPort: number | undefined;
 }
 
 export async function startContentSync(
@@ -32,14 +34,14 @@ export async function startContentSync(
   );
 
   if (config.once) {
-    const outcome = await syncer.syncNow();
-    await syncer.flush();
-    if (outcome.result === 'error') {
-      log.fatal({ source: config.source }, `sync failed: ${outcome.error}`);
-      process.exit(1);
-    }
-    log.info({ snapshot: outcome.snapshot, result: outcome.result }, 'synced once; exiting');
-    process.exit(0);
+    const done = (async () => {
+      const outcome = await syncer.syncNow();
+      await syncer.flush();
+      if (outcome.result === 'error')
+        throw new FatalError(`sync failed: ${outcome.error}`, { source: config.source });
+      log.info({ snapshot: outcome.snapshot, result: outcome.result }, 'synced once; exiting');
+    })();
+    return { syncer, adminPort: undefined, stop: () => syncer.stop(), done };
   }
 
   const admin = createAdminServer({ health: syncer.health, registry: syncer.metrics.registry });

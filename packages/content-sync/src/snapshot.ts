@@ -28,9 +28,6 @@ export interface Snapshot {
   readonly tree: Tree;
 }
 
-/** Kept for readability at call sites: the live snapshot a new one links from. */
-export type Previous = Snapshot;
-
 export interface BuildOptions {
   snapshotsDir: string;
   id: string;

@@ -7,7 +7,7 @@ import { closeServer, listen } from '@multipod/service';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ArchiveError } from './archive-check.ts';
 import { ArchiveSource } from './source-archive.ts';
-import { makeTarGz, removeDir, tempDir } from './test-helpers.ts';
+import { makeTarGz, removeDir, tempDir } from './testing.ts';
 
 let server: Server;
 let url: string;

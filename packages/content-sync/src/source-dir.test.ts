@@ -2,7 +2,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirWatcher } from './source-dir.ts';
-import { removeDir, tempDir, waitFor } from './test-helpers.ts';
+import { removeDir, tempDir, waitFor } from './testing.ts';
 
 describe('DirWatcher', () => {
   let root: string;

@@ -18,56 +18,44 @@ import { closeServer, listen, renderMetrics } from '@multipod/service';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   currentTree,
+  type DirSetup,
+  dirSetup,
   fillTree,
-  makeSyncer,
   putFile,
   readTree,
-  removeDir,
   snapshotIds,
   type TestSyncer,
-  tempDir,
   waitFor,
-} from './test-helpers.ts';
+} from './testing.ts';
 
+let d: DirSetup;
 let root: string;
 let src: string;
 let target: string;
-let running: TestSyncer | undefined;
 
-const start = async (config: Parameters<typeof makeSyncer>[1] = { target: '' }) => {
-  running = makeSyncer({ kind: 'dir', path: src }, { ...config, target });
-  await running.syncer.prepare();
-  await running.syncer.start();
-  return running;
-};
-const put = (rel: string, body: string) => putFile(src, rel, body);
+const start = (config: Parameters<DirSetup['start']>[0] = {}) => d.start(config);
+const put = (rel: string, body: string) => d.put(rel, body);
 const published = async (t: TestSyncer) => {
   const text = (await renderMetrics(t.syncer.metrics.registry, undefined)).body;
   return Number(/content_sync_runs_total\{result="published"\} (\d+)/.exec(text)?.[1]);
 };
 
 beforeEach(() => {
-  root = tempDir('dir');
-  src = join(root, 'src');
-  target = join(root, 'www');
-  mkdirSync(src);
+  d = dirSetup();
+  ({ root, src, target } = d);
 });
 
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  removeDir(root);
-});
+afterEach(() => d.remove());
 
 describe('directory source', () => {
   it('publishes the first snapshot behind a relative symlink, and is ready only then', async () => {
     put('index.html', '<h1>v1</h1>');
     put('css/site.css', 'body{}');
-    running = makeSyncer({ kind: 'dir', path: src }, { target });
-    await running.syncer.prepare();
-    expect((await running.syncer.health.ready()).ok).toBe(false);
-    await running.syncer.start();
-    expect((await running.syncer.health.ready()).ok).toBe(true);
+    const { syncer } = d.make();
+    await syncer.prepare();
+    expect((await syncer.health.ready()).ok).toBe(false);
+    await syncer.start();
+    expect((await syncer.health.ready()).ok).toBe(true);
     const link = readlinkSync(join(target, 'current'));
     expect(link).toMatch(/^\.snapshots\/\d{8}-\d{6}-\d{3}-\d{4}$/);
     expect(currentTree(target)).toEqual({ 'index.html': '<h1>v1</h1>', 'css/site.css': 'body{}' });
@@ -328,44 +316,6 @@ describe('directory source', () => {
     expect(readTree(second)).toEqual(secondTree); // the snapshot it replaced is untouched
   });
 
-  it('publishes a write made during the first publish (before any watch exists) without waiting for the rescan', async () => {
-    put('a.txt', 'v1'); // in the root directory: among the first files copied
-    fillTree(src, 3, 800);
-    running = makeSyncer({ kind: 'dir', path: src }, { target, interval: 600_000 });
-    await running.syncer.prepare();
-    const started = running.syncer.start();
-    const snapshots = join(target, '.snapshots');
-    const copied = (tmp: string) =>
-      readdirSync(tmp, { recursive: true }).length - (existsSync(join(tmp, 'a.txt')) ? 0 : Infinity);
-    // Once a.txt and a few hundred files after it are in the snapshot being built (its copy
-    // checked against the source long ago), or that snapshot is already published, edit it.
-    await waitFor(
-      'a.txt copied',
-      () =>
-        existsSync(join(target, 'current')) ||
-        readdirSync(snapshots).some((n) => n.startsWith('.tmp-') && copied(join(snapshots, n)) >= 300),
-    );
-    put('a.txt', 'v2');
-    await started;
-    await waitFor('v2', () => readFileSync(join(target, 'current/a.txt'), 'utf8') === 'v2', 5_000);
-  });
-
-  it('applies a change that arrives while the spare is being built to the spare, not a full build', async () => {
-    // 2,400 files: the spare (one hard link per file, in slices of 1,000) is still being built
-    // when the change below is synced.
-    fillTree(src, 3, 800);
-    const t = await start();
-    await new Promise((r) => setImmediate(r)); // the spare's build has begun
-    put('d1/f7.txt', 'changed');
-    const out = await t.syncer.syncNow();
-    expect(out.result).toBe('published');
-    const publish = t.logs.find((l) => l.msg === 'published' && l.snapshot === out.snapshot);
-    expect(publish).toMatchObject({ recycled: true, copied: 1, kept: 2399 });
-    expect(t.logs.some((l) => l.msg === 'spare snapshot not built')).toBe(false);
-    expect(readFileSync(join(target, 'current/d1/f7.txt'), 'utf8')).toBe('changed');
-    expect(readFileSync(join(target, 'current/d2/f799.txt'), 'utf8')).toBe('2/799');
-  });
-
   it('exports its metrics with the current snapshot id as a label', async () => {
     put('a.txt', 'aaaa');
     put('b/c.txt', 'cc');
@@ -424,11 +374,7 @@ describe('webhook', () => {
     url = `http://127.0.0.1:${await listen(server, { port: 0, host: '127.0.0.1', setting: 'test' })}/reload`;
   });
 
-  afterEach(async () => {
-    await running?.stop();
-    running = undefined;
-    await closeServer(server);
-  });
+  afterEach(() => closeServer(server));
 
   it('POSTs the snapshot id after the first publish, retrying with backoff until it is taken', async () => {
     put('index.html', 'v1');

@@ -1,17 +1,19 @@
-// The sidecar's loop: a change (watcher event, rescan tick, or archive poll) → debounce → scan or
-// download → build a snapshot → swap TARGET/current → prune, metrics, webhook. A failure keeps
-// the last good snapshot live; readiness waits for the first publish; liveness fails after
-// SYNC_MAX_FAILURES consecutive failures.
-import { existsSync } from 'node:fs';
+// The sidecar's loop, as git-sync's: trigger → sync once (scan the directory, or download the
+// archive) → publish (build the snapshot, swap TARGET/current) → after publish (metrics, log,
+// webhook, prune) → wait for the next trigger. When and what to sync is the scheduler's
+// (scheduler.ts); which snapshots are kept, recycled and pruned is the pool's (snapshot-pool.ts). A
+// failure keeps the last good snapshot live; readiness waits for the first publish; liveness fails
+// after SYNC_MAX_FAILURES consecutive failures.
 import { dirname, join, relative, resolve } from 'node:path';
 import { Health, type Logger } from '@multipod/service';
 import type { Config, SourceKind } from './config.ts';
 import { createFilter, type Filter } from './filter.ts';
 import { createMetrics, type RunResult, type SyncMetrics } from './metrics.ts';
-import { Pruner } from './prune.ts';
-import { currentId, prepareTarget, snapshotsDir, swapCurrent } from './publish.ts';
-import { sameFile, scanTree, type Tree } from './scan.ts';
-import { buildSnapshot, type Previous, type Snapshot, UnstableError } from './snapshot.ts';
+import { prepareTarget, swapCurrent } from './publish.ts';
+import { SourceMissingError, scanTree, type Tree, treeChanged } from './scan.ts';
+import { type Changes, Scheduler } from './scheduler.ts';
+import { UnstableError } from './snapshot.ts';
+import { SnapshotPool } from './snapshot-pool.ts';
 import { ArchiveSource } from './source-archive.ts';
 import { DirWatcher } from './source-dir.ts';
 import { Webhook } from './webhook.ts';
@@ -45,6 +47,7 @@ export interface Outcome {
   error?: string;
 }
 
+/** A source file that keeps changing while it is copied: scanned and copied again this often. */
 const MAX_UNSTABLE_RETRIES = 4;
 
 export class Syncer {
@@ -56,37 +59,19 @@ export class Syncer {
   readonly #now: () => number;
   readonly #filter: Filter;
   readonly #target: string;
-  readonly #snapshots: string;
-  readonly #pruner: Pruner;
+  readonly #pool: SnapshotPool;
+  readonly #scheduler: Scheduler<Outcome>;
   readonly #webhook: Webhook | undefined;
   readonly #archive: ArchiveSource | undefined;
   readonly #abort = new AbortController();
   #watcher: DirWatcher | undefined;
-  #previous: Previous | undefined;
-  /** The last replaced snapshot, kept to be recycled into a later one once its grace has passed. */
-  #recyclable: (Snapshot & { id: string; retiredAt: number }) | undefined;
-  #current: string | undefined;
   #published = false;
   #failures = 0;
   #lastError: string | undefined;
-  #forced = new Set<string>();
-  /** Directories the watcher saw change since the last scan (absolute real paths). */
-  #dirty = new Set<string>();
-  #fullScan = true;
+  /** The source's real path at the last scan, which watcher paths are made relative to. */
   #sourceRoot: string | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #firstTrigger = 0;
-  #tick: NodeJS.Timeout | undefined;
-  #pruneTimer: NodeJS.Timeout | undefined;
-  #running: Promise<Outcome> | undefined;
-  #pending = false;
-  #stopping = false;
-  #seq = 0;
   #lastRefused = '';
-  #prevDirs = '';
-  #pruning = false;
-  #spare: Promise<void> | undefined;
-  #spareAbort: AbortController | undefined;
+  #stopping = false;
 
   constructor(cfg: SyncerConfig, source: SourceKind, deps: SyncerDeps) {
     this.#cfg = cfg;
@@ -96,8 +81,22 @@ export class Syncer {
     this.metrics = deps.metrics ?? createMetrics();
     this.#filter = createFilter(cfg);
     this.#target = resolve(cfg.target);
-    this.#snapshots = snapshotsDir(this.#target);
-    this.#pruner = new Pruner(this.#snapshots, cfg.pruneGrace, this.#now);
+    this.#scheduler = new Scheduler({
+      debounce: cfg.debounce,
+      interval: cfg.interval,
+      now: this.#now,
+      sync: (changes) => this.#syncOnce(changes),
+      // A spare being prepared is finished first: what is left of it, plus the changes applied to
+      // it, is less work than the full build that would replace it (one link per file either way).
+      before: () => this.#pool.spare,
+    });
+    this.#pool = new SnapshotPool({
+      target: this.#target,
+      pruneGrace: cfg.pruneGrace,
+      log: this.#log,
+      now: this.#now,
+      busy: () => this.#scheduler.running,
+    });
     if (cfg.webhookUrl)
       this.#webhook = new Webhook({
         url: cfg.webhookUrl,
@@ -109,7 +108,7 @@ export class Syncer {
     if (source.kind === 'archive')
       this.#archive = new ArchiveSource({
         url: source.url,
-        workDir: join(this.#snapshots, '.work'),
+        workDir: join(this.#pool.dir, '.work'),
         timeoutMs: cfg.httpTimeout,
         maxBytes: cfg.maxBytes,
         maxFiles: cfg.maxFiles,
@@ -121,7 +120,7 @@ export class Syncer {
           : { ok: true },
       ready: () =>
         this.#published
-          ? { ok: true, reason: `snapshot ${this.#current}` }
+          ? { ok: true, reason: `snapshot ${this.#pool.current}` }
           : {
               ok: false,
               reason: `no snapshot published yet${this.#lastError ? `: ${this.#lastError}` : ''}`,
@@ -130,7 +129,7 @@ export class Syncer {
   }
 
   get current(): string | undefined {
-    return this.#current;
+    return this.#pool.current;
   }
 
   get watchedDirectories(): number {
@@ -140,15 +139,14 @@ export class Syncer {
   /** Creates the target, removes leftovers of interrupted builds. */
   async prepare(): Promise<void> {
     prepareTarget(this.#target);
-    const gone = await this.#pruner.removeUnfinished();
+    const gone = await this.#pool.prepare();
     if (gone.length) this.#log.warn({ removed: gone }, 'removed unfinished snapshots of an earlier run');
     this.#archive?.clean();
-    this.#current = currentId(this.#target);
   }
 
   /** One sync, now (SYNC_ONCE, and the first sync of a long run). */
   syncNow(): Promise<Outcome> {
-    return this.#kick();
+    return this.#scheduler.syncNow();
   }
 
   /** First sync, then watch (directory) or poll (archive) until stop(). */
@@ -156,19 +154,15 @@ export class Syncer {
     if (this.#source.kind === 'dir')
       this.#watcher = new DirWatcher({
         onChange: (paths) => this.#changed(paths),
-        onWatched: (dirs) => this.#reread(dirs),
+        // Re-read without forcing a publish: one follows only if their contents differ.
+        onWatched: (dirs) => this.#scheduler.changed(dirs),
         onError: (err) =>
           this.#log.warn({ err: err.message }, 'watcher error; the periodic rescan covers it'),
       });
-    await this.#kick();
+    await this.#scheduler.syncNow();
     if (this.#stopping) return;
-    this.#tick = setInterval(() => {
-      this.#fullScan = true; // the safety net: read every directory, trust no event
-      this.#trigger(0);
-    }, this.#cfg.interval);
-    const every = Math.max(250, Math.min(this.#cfg.pruneGrace || 1000, 30_000) / 2);
-    this.#pruneTimer = setInterval(() => void this.#prune(), every);
-    this.#pruneTimer.unref();
+    this.#scheduler.start();
+    this.#pool.startPruning();
   }
 
   /** Waits for the webhook call of the last publish (with its retries). */
@@ -178,134 +172,73 @@ export class Syncer {
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    clearTimeout(this.#timer);
-    clearInterval(this.#tick);
-    clearInterval(this.#pruneTimer);
+    this.#scheduler.stop();
     this.health.drain();
     this.#abort.abort(new Error('shutting down'));
-    this.#spareAbort?.abort(new Error('shutting down'));
-    await this.#spare;
-    await this.#running?.catch(() => undefined);
+    await this.#pool.stop();
+    await this.#scheduler.running?.catch(() => undefined);
     this.#archive?.clean(); // a download or unpack cut short leaves nothing behind
     await this.#watcher?.close();
     await this.#webhook?.stop();
   }
 
+  /** The watcher saw `paths` change: their directories are read again, the paths published. */
   #changed(paths: string[]): void {
     const root = this.#sourceRoot;
-    for (const p of paths) {
-      if (root) this.#forced.add(relative(root, p));
-      // The directory holding the change, and the path itself in case it is a directory.
-      this.#dirty.add(dirname(p));
-      this.#dirty.add(p);
-    }
-    this.#trigger(this.#cfg.debounce);
+    // The directory holding the change, and the path itself in case it is a directory.
+    this.#scheduler.changed(
+      paths.flatMap((p) => [dirname(p), p]),
+      root ? paths.map((p) => relative(root, p)) : [],
+    );
   }
 
-  /** Re-reads directories without forcing a publish: one only follows if their contents differ. */
-  #reread(dirs: string[]): void {
-    for (const d of dirs) this.#dirty.add(d);
-    this.#trigger(this.#cfg.debounce);
-  }
+  // ---- the loop ---------------------------------------------------------------------------------
 
-  /** Debounce: run after `quiet` ms without another change, but no later than 1s after the first. */
-  #trigger(quiet: number): void {
-    if (this.#stopping) return;
-    const now = this.#now();
-    if (this.#timer === undefined) this.#firstTrigger = now;
-    clearTimeout(this.#timer);
-    const maxWait = Math.max(1000, quiet * 10);
-    const delay = Math.max(0, Math.min(quiet, this.#firstTrigger + maxWait - now));
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#kick();
-    }, delay);
-  }
-
-  #kick(): Promise<Outcome> {
-    if (this.#running) {
-      this.#pending = true;
-      return this.#running;
-    }
-    // A spare being prepared is finished first: what is left of it, plus the changes applied to
-    // it, is less work than the full build that would replace it (one link per file either way).
-    const spare = this.#spare;
-    const run = (spare ? spare.then(() => this.#run()) : this.#run()).finally(() => {
-      this.#running = undefined;
-      if (this.#pending && !this.#stopping) {
-        this.#pending = false;
-        this.#trigger(this.#cfg.debounce);
-      }
-    });
-    this.#running = run;
-    return run;
-  }
-
-  async #run(): Promise<Outcome> {
+  /** Sync once (the scheduler calls it, one at a time): read the source, publish what changed. */
+  async #syncOnce(changes: Changes): Promise<Outcome> {
     const started = performance.now();
-    const forced = this.#forced;
-    this.#forced = new Set();
-    const dirty = this.#dirty;
-    this.#dirty = new Set();
-    const full = this.#fullScan;
-    this.#fullScan = false;
     let outcome: Outcome;
     try {
       outcome =
         this.#source.kind === 'dir'
-          ? await this.#runDir(this.#source.path, forced, full ? undefined : dirty)
-          : await this.#runArchive();
+          ? await this.#syncDir(this.#source.path, changes)
+          : await this.#syncArchive();
       this.#failures = 0;
       this.#lastError = undefined;
       this.metrics.lastSuccess.set(this.#now() / 1000);
     } catch (err) {
-      for (const f of forced) this.#forced.add(f);
-      for (const d of dirty) this.#dirty.add(d);
-      this.#fullScan = true; // after a failure, trust nothing remembered
-      const message = err instanceof Error ? err.message : String(err);
       if (this.#stopping) return { result: 'error', error: 'shutting down' };
-      this.#failures++;
-      const repeated = message === this.#lastError;
-      this.#lastError = message;
-      (repeated ? this.#log.debug : this.#log.error).call(
-        this.#log,
-        { failures: this.#failures, current: this.#current ?? null },
-        `sync failed, keeping the current snapshot: ${message}`,
-      );
-      outcome = { result: 'error', error: message };
-      if (message.includes('missing')) await this.#watcher?.reset();
-      // Retry soon (not only at the next interval): a source that comes back is seen quickly.
-      if (!this.#stopping && this.#tick) this.#trigger(Math.min(this.#cfg.interval, 1000));
+      outcome = { result: 'error', error: err instanceof Error ? err.message : String(err) };
+      await this.#failed(err, outcome.error!);
+      this.#scheduler.retry(changes);
     }
     this.metrics.runs.labels(outcome.result).inc();
     this.metrics.duration.labels(outcome.result).observe((performance.now() - started) / 1000);
     return outcome;
   }
 
-  /** `dirty` undefined means a full scan; else only those directories (and changed ones) are read. */
-  async #runDir(root: string, forced: Set<string>, dirty: Set<string> | undefined): Promise<Outcome> {
-    const signal = this.#abort.signal;
+  /** Scans the directory (only the dirty parts, when the scheduler knows them); publishes if it differs. */
+  async #syncDir(root: string, changes: Changes): Promise<Outcome> {
     for (let attempt = 1; ; attempt++) {
-      const incremental = dirty !== undefined && attempt === 1 && this.#previous !== undefined;
+      const live = this.#pool.live;
+      const incremental = changes.dirty !== undefined && attempt === 1;
       const tree = await scanTree(root, {
         filter: this.#filter,
         maxFiles: this.#cfg.maxFiles,
-        signal,
-        previous: incremental ? this.#previous?.tree : undefined,
-        dirty,
+        signal: this.#abort.signal,
+        previous: incremental ? live?.tree : undefined,
+        dirty: changes.dirty,
       });
       this.#sourceRoot = tree.root;
       this.#warnRefused(tree);
-      if (this.#published && !this.#differs(tree, forced)) {
+      if (this.#published && live && !treeChanged(live.tree, tree, changes.forced)) {
         await this.#watch(tree);
-        return { result: 'unchanged', snapshot: this.#current! };
+        return { result: 'unchanged', snapshot: this.#pool.current! };
       }
       try {
-        const id = await this.#publish(tree, 'copy', forced);
-        this.#previous = { dir: join(this.#snapshots, id), tree };
-        this.#prevDirs = tree.dirs.join('\0');
+        const id = await this.#publish(tree, 'copy', changes.forced);
         await this.#watch(tree);
-        if (!this.#recyclable) setImmediate(() => this.#prepareSpare());
+        setImmediate(() => this.#pool.prepareSpare());
         return { result: 'published', snapshot: id };
       } catch (err) {
         if (!(err instanceof UnstableError) || attempt >= MAX_UNSTABLE_RETRIES) throw err;
@@ -315,9 +248,10 @@ export class Syncer {
     }
   }
 
-  async #runArchive(): Promise<Outcome> {
+  /** Polls the archive; a new one is unpacked, checked, and published from its staging tree. */
+  async #syncArchive(): Promise<Outcome> {
     const fetched = await this.#archive!.fetch(this.#abort.signal);
-    if (fetched.unchanged) return { result: 'unchanged', snapshot: this.#current ?? '' };
+    if (fetched.unchanged) return { result: 'unchanged', snapshot: this.#pool.current ?? '' };
     try {
       const tree = await scanTree(fetched.dir, {
         filter: this.#filter,
@@ -333,43 +267,19 @@ export class Syncer {
     }
   }
 
+  /** Builds the snapshot, swaps TARGET/current to it (readers see it from here), then after-publish. */
   async #publish(tree: Tree, materialize: 'copy' | 'link', forced: ReadonlySet<string>): Promise<string> {
     const t0 = performance.now();
-    const id = this.#newId();
-    const live = materialize === 'copy' ? this.#previous : undefined;
-    // An expired replaced snapshot is updated in place (O(changes)) rather than rebuilt (O(files)).
-    let recycle: Snapshot | undefined;
-    const r = this.#recyclable;
-    if (live && r && this.#now() - r.retiredAt >= this.#cfg.pruneGrace && r.tree.root === tree.root) {
-      this.#recyclable = undefined;
-      this.#pruner.forget(r.id);
-      if (existsSync(r.dir)) recycle = r;
-    }
-    const built = await buildSnapshot({
-      snapshotsDir: this.#snapshots,
-      id,
-      tree,
-      previous: live,
-      recycle,
-      forced,
-      materialize,
-      signal: this.#abort.signal,
-    });
-    if (this.#abort.signal.aborted) throw this.#abort.signal.reason;
-    swapCurrent(this.#target, id);
-    const old = this.#current;
-    this.#current = id;
+    const signal = this.#abort.signal;
+    const built = await this.#pool.build({ tree, materialize, forced, signal });
+    if (signal.aborted) throw signal.reason;
+    swapCurrent(this.#target, built.id);
     this.#published = true;
-    if (old && old !== id) {
-      this.#pruner.retire(old);
-      // Keep the replaced snapshot (and what it holds) for recycling; an older spare goes to the pruner.
-      if (live && live.dir === join(this.#snapshots, old))
-        this.#recyclable = { id: old, dir: live.dir, tree: live.tree, retiredAt: this.#now() };
-    }
-    this.metrics.setCurrent(id, tree.paths.length, tree.bytes);
+    this.#pool.published(built.id, tree, materialize);
+    this.metrics.setCurrent(built.id, tree.paths.length, tree.bytes);
     this.#log.info(
       {
-        snapshot: id,
+        snapshot: built.id,
         files: tree.paths.length,
         bytes: tree.bytes,
         linked: built.linked,
@@ -380,82 +290,28 @@ export class Syncer {
       },
       'published',
     );
-    void this.#webhook?.notify(id);
-    if (this.#cfg.pruneGrace === 0) void this.#prune();
-    return id;
+    void this.#webhook?.notify(built.id);
+    return built.id;
   }
 
-  /**
-   * With no replaced snapshot to recycle (after the first publish), builds a spare while idle: a
-   * hard-linked copy of the live snapshot that nobody ever read, so the next change is applied
-   * to it in O(changes) instead of waiting for a full build. Gives way to any sync.
-   */
-  #prepareSpare(): void {
-    const live = this.#previous;
-    if (!live || this.#recyclable || this.#spare || this.#running || this.#stopping) return;
-    const ctl = new AbortController();
-    const id = this.#newId();
-    this.#spareAbort = ctl;
-    this.#spare = buildSnapshot({
-      snapshotsDir: this.#snapshots,
-      id,
-      tree: live.tree,
-      previous: live,
-      materialize: 'copy',
-      signal: AbortSignal.any([ctl.signal, this.#abort.signal]),
-    })
-      .then(
-        (built) => {
-          if (this.#previous === live && !this.#recyclable)
-            this.#recyclable = { id, dir: built.dir, tree: live.tree, retiredAt: Number.NEGATIVE_INFINITY };
-          else this.#pruner.retire(id);
-          this.#log.debug({ spare: id, linked: built.linked }, 'spare snapshot ready for the next change');
-        },
-        (err: Error) => this.#log.debug({ err: err.message }, 'spare snapshot not built'),
-      )
-      .finally(() => {
-        this.#spare = undefined;
-        this.#spareAbort = undefined;
-      });
-  }
-
-  /** One prune at a time, and never during a sync (both would compete for the same disk). */
-  async #prune(): Promise<void> {
-    if (this.#pruning || this.#stopping) return;
-    if (this.#running) {
-      void this.#running.finally(() => setImmediate(() => void this.#prune()));
-      return;
-    }
-    this.#pruning = true;
-    try {
-      const keep = new Set<string>();
-      if (this.#current) keep.add(this.#current);
-      if (this.#recyclable) keep.add(this.#recyclable.id);
-      const removed = await this.#pruner.prune(keep);
-      if (removed.length) this.#log.debug({ removed }, 'pruned old snapshots');
-    } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'pruning old snapshots failed');
-    } finally {
-      this.#pruning = false;
-    }
+  /** A failed sync: counted, logged once per distinct error, and the watches reset if the source went away. */
+  async #failed(err: unknown, message: string): Promise<void> {
+    this.#failures++;
+    const repeated = message === this.#lastError;
+    this.#lastError = message;
+    (repeated ? this.#log.debug : this.#log.error).call(
+      this.#log,
+      { failures: this.#failures, current: this.#pool.current ?? null },
+      `sync failed, keeping the current snapshot: ${message}`,
+    );
+    // Its watches died with it; the scan after its return watches it afresh.
+    if (err instanceof SourceMissingError) await this.#watcher?.reset();
   }
 
   async #watch(tree: Tree): Promise<void> {
     if (!this.#watcher || this.#stopping) return;
     await this.#watcher.reconcile(tree.watchDirs);
     this.metrics.watches.set(this.#watcher.count);
-  }
-
-  #differs(tree: Tree, forced: ReadonlySet<string>): boolean {
-    const prev = this.#previous;
-    if (!prev) return true;
-    for (const rel of forced) if (tree.index.has(rel)) return true;
-    if (prev.tree.paths.length !== tree.paths.length) return true;
-    for (let i = 0; i < tree.paths.length; i++) {
-      const j = prev.tree.index.get(tree.paths[i]!);
-      if (j === undefined || !sameFile(tree, i, prev.tree, j)) return true;
-    }
-    return tree.dirs.join('\0') !== this.#prevDirs;
   }
 
   #warnRefused(tree: Tree): void {
@@ -466,17 +322,5 @@ export class Syncer {
         'symlinks refused (outside the source, or dangling); not published',
       );
     this.#lastRefused = key;
-  }
-
-  #newId(): string {
-    for (;;) {
-      const stamp = new Date(this.#now())
-        .toISOString()
-        .replace(/[-:]/g, '')
-        .replace('T', '-')
-        .replace('.', '-');
-      const id = `${stamp.slice(0, -1)}-${(++this.#seq).toString().padStart(4, '0')}`;
-      if (!existsSync(join(this.#snapshots, id))) return id;
-    }
   }
 }

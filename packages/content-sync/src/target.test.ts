@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SettingError } from '@multipod/service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkTarget, kernelFileSystem } from './target.ts';
-import { removeDir, tempDir } from './test-helpers.ts';
+import { removeDir, tempDir } from './testing.ts';
 
 let root: string;
 const archive = { kind: 'archive', url: 'http://127.0.0.1:1/site.tar.gz' } as const;

@@ -34,7 +34,7 @@ const KERNEL_FS = new Map<number, string>([
 ]);
 
 /** `path` with symlinks resolved as far as it exists; the part not created yet is kept as written. */
-export function realish(path: string): { real: string; existing: string } {
+function realish(path: string): { real: string; existing: string } {
   let existing = resolve(path);
   const rest: string[] = [];
   while (!existsSync(existing) && dirname(existing) !== existing) {

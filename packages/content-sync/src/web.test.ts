@@ -14,7 +14,7 @@ import {
   type TestSyncer,
   tempDir,
   waitFor,
-} from './test-helpers.ts';
+} from './testing.ts';
 
 const WEB = join(PKG, '../web/dist/main.js');
 

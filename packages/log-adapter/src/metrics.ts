@@ -46,13 +46,8 @@ abstract class Family<S extends object> {
     this.#ttl?.track(this);
   }
 
-  // prom-client renames counters while it renders OpenMetrics (dropping `_total`) and never renames
-  // them back; keep the rename for that one render only, so the next Prometheus-text scrape is right.
   get name(): string {
     return this.baseName;
-  }
-  set name(rendered: string) {
-    this.#renderName = rendered;
   }
 
   /**

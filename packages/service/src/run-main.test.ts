@@ -34,7 +34,7 @@ describe('runMain', () => {
       expect(r.stdout).toContain(env);
   });
 
-  async function start(env: Record<string, string>) {
+  async function start(env: Record<string, string>, until = 'listening') {
     child = spawn(process.execPath, [fixture], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,18 +50,48 @@ describe('runMain', () => {
         nl = buf.indexOf('\n');
       }
     });
-    while (!lines.some((l) => l.msg === 'listening')) await new Promise((r) => setTimeout(r, 20));
+    while (!lines.some((l) => l.msg === until)) await new Promise((r) => setTimeout(r, 20));
     return lines;
   }
 
   it('logs JSON lines and exits 0 on SIGTERM after stop()', async () => {
     const lines = await start({ FIXTURE_DELAY: '200' });
-    expect(lines[0]).toMatchObject({ level: 'info', component: 'fixture', msg: 'listening' });
-    expect(typeof lines[0]!.time).toBe('string');
+    expect(lines[1]).toMatchObject({ level: 'info', component: 'fixture', msg: 'listening' });
+    expect(typeof lines[1]!.time).toBe('string');
     child!.kill('SIGTERM');
     const [code] = await once(child!, 'exit');
     expect(code).toBe(0);
-    expect(lines.map((l) => l.msg)).toEqual(['listening', 'shutting down', 'stopped']);
+    expect(lines.map((l) => l.msg)).toEqual(['starting', 'listening', 'shutting down', 'closed', 'stopped']);
+  });
+
+  it('exits 0 on a SIGTERM that arrives while the component is still starting, once it has stopped it', async () => {
+    const lines = await start({ FIXTURE_START_DELAY: '400' }, 'starting');
+    child!.kill('SIGTERM');
+    const [code, signal] = await once(child!, 'exit');
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(lines.map((l) => l.msg)).toEqual(['starting', 'shutting down', 'listening', 'closed', 'stopped']);
+  });
+
+  it('a one-shot run: exits 0 when it is done, and 0 on a SIGTERM before that', async () => {
+    const r = run([], { FIXTURE_ONCE: 'ok', FIXTURE_START_DELAY: '10' });
+    expect(r.status).toBe(0);
+    const lines = await start({ FIXTURE_ONCE: 'ok', FIXTURE_START_DELAY: '30000' }, 'starting');
+    child!.kill('SIGTERM');
+    const [code, signal] = await once(child!, 'exit');
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(lines.map((l) => l.msg)).toEqual(['starting', 'shutting down', 'stopped']);
+  });
+
+  it('a one-shot run that fails: exits 1 with one fatal line, its fields, no stack', () => {
+    const r = run([], { FIXTURE_ONCE: 'fail' });
+    expect(r.status).toBe(1);
+    const fatal = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .at(-1);
+    expect(fatal).toMatchObject({ level: 'fatal', msg: 'one-shot failed', why: 'asked' });
+    expect(fatal.err).toBeUndefined();
   });
 
   it('exits 1 when stop() outlives the shutdown deadline', async () => {

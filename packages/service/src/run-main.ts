@@ -38,6 +38,26 @@ export interface Running {
   stop(): Promise<void>;
   /** SIGHUP (e.g. reopen log files). */
   reload?(): void;
+  /**
+   * A component whose job ends by itself (content-sync --once): runMain exits 0 when this
+   * resolves, or reports the error as it reports a failed start when it rejects. Not consulted
+   * once a signal has asked the process to stop.
+   */
+  done?: Promise<void>;
+}
+
+/**
+ * A failure the user can act on (a busy port, a one-shot sync that could not publish): one fatal
+ * log line with its message and fields, no stack, exit 1.
+ */
+export class FatalError extends Error {
+  override name = 'FatalError';
+  readonly fields: Readonly<Record<string, unknown>>;
+
+  constructor(message: string, fields: Record<string, unknown> = {}) {
+    super(message);
+    this.fields = fields;
+  }
 }
 
 export interface MainOptions<S extends SettingSpecs> {
@@ -83,22 +103,25 @@ export async function runMain<S extends SettingSpecs>(opts: MainOptions<S>): Pro
     process.exit(1);
   });
 
-  let running: Running;
-  try {
-    running = await opts.start(config, log);
-  } catch (err) {
+  /** A failed start (or one-shot run): exit 2 for a setting found bad, else 1. */
+  const fail = (err: unknown, what: string): never => {
     const message = err instanceof Error ? err.message : String(err);
     // A setting found bad while starting (a format, a config file) reads like one found bad above.
     if (err instanceof SettingError) {
       process.stderr.write(`multipod-${opts.name}: ${message}\n`);
       process.exit(2);
     }
-    // Start-up problems the user can fix (a busy port) are one line; anything else logs its stack.
-    if (err instanceof ListenError) log.fatal(message);
-    else log.fatal({ err }, `start-up failed: ${message}`);
+    // Problems the user can fix (a busy port) are one line; anything else logs its stack.
+    if (err instanceof FatalError) log.fatal(err.fields, message);
+    else if (err instanceof ListenError) log.fatal(message);
+    else log.fatal({ err }, `${what}: ${message}`);
     process.exit(1);
-  }
+  };
 
+  // The signal handlers come first: a SIGTERM while the component starts (or runs once) is a
+  // shutdown like any other, not Node's default death by signal.
+  let started!: Promise<Running>;
+  let running: Running | undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {
@@ -115,21 +138,41 @@ export async function runMain<S extends SettingSpecs>(opts: MainOptions<S>): Pro
       process.exit(1);
     }, config.shutdownTimeout);
     deadline.unref();
-    running.stop().then(
-      () => {
-        log.info('stopped');
-        process.exit(0);
-      },
-      (err: Error) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
+    // Still starting: what start() gives back is stopped once it has it (a failed start exits below).
+    started.then(
+      (r) =>
+        r.stop().then(
+          () => {
+            log.info('stopped');
+            process.exit(0);
+          },
+          (err: Error) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        ),
+      () => undefined,
     );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading');
-    running.reload?.();
+    running?.reload?.();
   });
+
+  started = new Promise((resolve) => resolve(opts.start(config, log)));
+  try {
+    running = await started;
+  } catch (err) {
+    fail(err, 'start-up failed');
+  }
+  running?.done?.then(
+    () => {
+      if (!stopping) process.exit(0);
+    },
+    (err: unknown) => {
+      if (!stopping) fail(err, 'failed');
+    },
+  );
 }

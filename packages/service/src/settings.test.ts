@@ -74,6 +74,20 @@ describe('loadSettings', () => {
     expect(load(['--once', 'false']).once).toBe(false);
   });
 
+  it('lets the kind say whether its flag may stand alone, whatever its placeholder reads', () => {
+    const onOff = setting(
+      { ...bool(), placeholder: '<on|off>' },
+      { flag: 'verbose', env: 'T_V', help: 'V.' },
+    );
+    const { bare: _, ...valued } = bool();
+    const needy = setting(valued, { flag: 'strict', env: 'T_S', help: 'S.' });
+    expect(loadSettings({ onOff }, ['--verbose'], {}).onOff).toBe(true);
+    expect(() => loadSettings({ needy }, ['--strict'], {})).toThrow(
+      /flag --strict needs a value: true or false/,
+    );
+    expect(() => load(['--port'])).toThrow(/flag --port needs a value/);
+  });
+
   it('treats an empty environment variable as unset', () => {
     expect(load([], { T_PORT: '' }).port).toBe(8080);
   });

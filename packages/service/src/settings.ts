@@ -12,6 +12,11 @@ export interface Kind<T> {
   readonly allowed: string;
   /** Placeholder in --help: "<port>". */
   readonly placeholder: string;
+  /**
+   * What the flag means when given alone (`--once` is `--once true`); a kind without one needs a
+   * value after its flag.
+   */
+  readonly bare?: string;
 }
 
 export interface SettingSpec<T = unknown> {
@@ -52,8 +57,8 @@ export function setting<T, const S extends Omit<SettingSpec<T>, 'kind'>>(
 
 // ---- kinds ---------------------------------------------------------------------------------
 
-function kind<T>(schema: z.ZodType<T, string>, allowed: string, placeholder: string): Kind<T> {
-  return { schema, allowed, placeholder };
+function kind<T>(schema: z.ZodType<T, string>, allowed: string, placeholder: string, bare?: string): Kind<T> {
+  return bare === undefined ? { schema, allowed, placeholder } : { schema, allowed, placeholder, bare };
 }
 
 export function int(min: number, max: number, placeholder = '<n>'): Kind<number> {
@@ -128,6 +133,7 @@ export const bool = (): Kind<boolean> =>
       .transform((s) => /^(true|1|yes)$/i.test(s)),
     'true or false',
     '<bool>',
+    'true',
   );
 
 export function oneOf<const V extends readonly [string, ...string[]]>(values: V): Kind<V[number]> {
@@ -191,7 +197,7 @@ export function list<T>(item: Kind<T>): Kind<T[]> {
 
 // ---- parsing -------------------------------------------------------------------------------
 
-/** Splits argv into flag values; `--flag value`, `--flag=value`, and a bare `--flag` meaning true. */
+/** Splits argv into flag values: `--flag value`, `--flag=value`, and a bare `--flag` where its kind allows. */
 function readFlags(argv: readonly string[], specs: SettingSpecs): Map<string, string> {
   const byFlag = new Map(Object.entries(specs).map(([key, s]) => [s.flag, key]));
   const out = new Map<string, string>();
@@ -203,13 +209,10 @@ function readFlags(argv: readonly string[], specs: SettingSpecs): Map<string, st
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     const key = byFlag.get(name);
     if (key === undefined) throw new SettingError(`unknown flag --${name} (see --help for the settings)`);
+    const bare = specs[key]!.kind.bare;
     let value: string;
     if (eq !== -1) value = arg.slice(eq + 1);
-    else if (
-      specs[key]!.kind.placeholder === '<bool>' &&
-      (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))
-    )
-      value = 'true';
+    else if (bare !== undefined && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) value = bare;
     else {
       const next = argv[i + 1];
       if (next === undefined)

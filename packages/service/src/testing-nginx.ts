@@ -1,6 +1,6 @@
 // Test support: starts a real nginx (from Debian) on a 127.0.0.1 port, with its config, pid and temp
 // files in a temp dir and `daemon off`, for the suites that compare with nginx or put it beside a
-// component. Node builtins only; never bundled into an image.
+// component, and for `pnpm bench web`. Node builtins only; never bundled into an image.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';

@@ -163,41 +163,6 @@ describe('AccessLog writer', () => {
   });
 });
 
-describe('a destination that refuses every write (/dev/full: ENOSPC)', () => {
-  it('holds lines up to its limit, counts the rest as dropped, and reports at most every 10 s', async () => {
-    let clock = 1_000_000;
-    const errors: string[] = [];
-    const log = new AccessLog({
-      destination: '/dev/full',
-      format: 'combined',
-      maxSize: 0,
-      keep: 1,
-      now: () => clock,
-      onError: (msg) => errors.push(msg),
-      maxPendingBytes: 1000,
-    });
-    const line = 'x'.repeat(99); // 100 bytes with its newline
-    for (let i = 0; i < 5; i++) log.write(line);
-    await until(() => errors.length > 0, 5000, 'the first failure');
-    expect(errors[0]).toBe(
-      'access log: writing /dev/full failed; 5 lines held (retried every second), 0 dropped so far',
-    );
-    // Held up to 1000 bytes, the rest dropped; retries fail every second, and within 10 s of the
-    // first report nothing is logged again.
-    for (let i = 0; i < 45; i++) log.write(line);
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(errors).toHaveLength(1);
-    clock += 10_000;
-    await until(() => errors.length === 2, 5000, 'the next report, 10 s later');
-    expect(errors[1]).toMatch(/11 lines held .*, 39 dropped so far$/);
-    await log.close();
-    expect(log.dropped).toBe(50);
-    expect(errors.at(-1)).toBe(
-      'access log: 50 lines dropped in all (/dev/full full, unwritable or too slow)',
-    );
-  });
-});
-
 describe('probes', () => {
   it('leaves the kubelet’s GET/HEAD /healthz and /readyz out of the log by default', async () => {
     const w = await start();

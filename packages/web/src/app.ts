@@ -1,27 +1,44 @@
-// The express 5 application: the full request path. Method guard → static files (lookup, redirect,
-// cache fill, streaming) → not found (SPA fallback, custom 404 page) → error handler.
-
+// The express 5 application: the slow path, for what the raw fast path in server.ts did not answer
+// (a cache miss, any other method, a redirect, a missing file). Plain middleware in order, each
+// step handing on what it learnt in res.locals:
+//   methods (405) → lookup (the path in the root resolved for this request, then the cache or the
+//   disk) → send (the file, or the redirect to its directory) → SPA fallback → 404 page → 404 text
+//   → error handler (500).
 import type { Logger } from '@multipod/service';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { extensionOf } from './content-type.ts';
+import type { Lookup } from './lookup.ts';
+import type { Variant } from './send-file.ts';
 import type { StaticFiles, Target } from './static-files.ts';
 
-/** Why the static middleware passed a request on to the not-found handler. */
-const MISS = Symbol('miss');
-type Missed = { [MISS]?: { target: Target; status: 403 | 404; spa: boolean } };
+/** What one step hands on to the next (express's per-request state). */
+interface Locals {
+  /** The request's path, in the root resolved for this request. */
+  target?: Target;
+  /** A cached version of it, still the file on disk. */
+  hit?: Variant;
+  /** What the disk holds for it. */
+  found?: Lookup;
+  /** Nothing was sent for the URL: what the not-found steps answer, from which root. */
+  missing?: { target: Target; status: 403 | 404; spa: boolean };
+}
+
+type Step = RequestHandler<Record<string, string>, unknown, unknown, unknown, Locals>;
+type ErrorStep = ErrorRequestHandler<Record<string, string>, unknown, unknown, unknown, Locals>;
 
 export function createApp(files: StaticFiles, log: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', false);
+  const opts = files.options;
 
-  const methods: RequestHandler = (req, res, next) => {
+  const methods: Step = (req, res, next) => {
     if (req.method === 'GET' || req.method === 'HEAD') return next();
     files.sendText(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
   };
 
-  const serveFiles: RequestHandler = async (req, res, next) => {
+  const lookup: Step = async (req, res, next) => {
     const t = files.target(req);
     if (t === null) return files.sendText(res, 503, 'no content yet: the root does not resolve\n');
     if ('status' in t) {
@@ -29,18 +46,25 @@ export function createApp(files: StaticFiles, log: Logger): Express {
       const root = t.status === 404 ? files.rootTarget() : null;
       if (root === null)
         return files.sendText(res, t.status, `${t.status === 404 ? 'not found' : t.reason}\n`);
-      (req as Missed)[MISS] = { target: root, status: 404, spa: false };
+      res.locals.missing = { target: root, status: 404, spa: false };
       return next();
     }
-    const hit = files.fresh(t.key, req.headers['accept-encoding']);
+    res.locals.target = t;
+    res.locals.hit = files.fresh(t.key, req.headers['accept-encoding']);
+    if (!res.locals.hit) res.locals.found = await files.find(t);
+    next();
+  };
+
+  const send: Step = (req, res, next) => {
+    const { target: t, hit, found } = res.locals;
     if (hit) return files.sendVariant(req, res, hit);
-    const found = await files.find(t);
+    if (!t || !found) return next();
     if (found.kind === 'redirect') {
       const location = found.rel.split('/').map(encodeURIComponent).join('/') + t.path.query;
       return files.sendText(res, 301, `moved to ${location}\n`, { location });
     }
     if (found.kind === 'missing') {
-      (req as Missed)[MISS] = { target: t, status: found.status, spa: true };
+      res.locals.missing = { target: t, status: found.status, spa: true };
       return next();
     }
     try {
@@ -53,23 +77,29 @@ export function createApp(files: StaticFiles, log: Logger): Express {
     }
   };
 
-  const notFound: RequestHandler = async (req, res) => {
-    const miss = (req as Missed)[MISS];
-    if (!miss) return files.sendText(res, 404, 'not found\n');
-    const { target, status, spa } = miss;
-    const opts = files.options;
-    if (spa && status === 404 && opts.spaFallback && extensionOf(target.path.rel) === '') {
-      const index = await files.find(target, '/', true);
-      if (index.kind === 'file') return files.sendFound(req, res, index, '/');
-    }
-    if (opts.notFoundPage) {
-      const page = await files.find(target, `/${opts.notFoundPage}`, false);
-      if (page.kind === 'file') return files.sendFound(req, res, page, `/${opts.notFoundPage}`, status);
-    }
+  const spaFallback: Step = async (req, res, next) => {
+    const m = res.locals.missing;
+    if (!m?.spa || m.status !== 404 || !opts.spaFallback || extensionOf(m.target.path.rel) !== '')
+      return next();
+    const index = await files.find(m.target, '/', true);
+    if (index.kind !== 'file') return next();
+    files.sendFound(req, res, index, '/');
+  };
+
+  const notFoundPage: Step = async (req, res, next) => {
+    const m = res.locals.missing;
+    if (!m || !opts.notFoundPage) return next();
+    const page = await files.find(m.target, `/${opts.notFoundPage}`, false);
+    if (page.kind !== 'file') return next();
+    files.sendFound(req, res, page, `/${opts.notFoundPage}`, m.status);
+  };
+
+  const notFound: Step = (_req, res) => {
+    const status = res.locals.missing?.status ?? 404;
     files.sendText(res, status, status === 403 ? 'forbidden\n' : 'not found\n');
   };
 
-  const errors: ErrorRequestHandler = (err: Error, req, res, _next) => {
+  const errors: ErrorStep = (err: Error, req, res, _next) => {
     log.error({ err, url: req.url }, 'request failed');
     if (res.headersSent) {
       res.destroy();
@@ -78,6 +108,6 @@ export function createApp(files: StaticFiles, log: Logger): Express {
     files.sendText(res, 500, 'internal error\n');
   };
 
-  app.use(methods, serveFiles, notFound, errors);
+  app.use(methods, lookup, send, spaFallback, notFoundPage, notFound, errors);
   return app;
 }

@@ -7,8 +7,8 @@
 import { chmodSync, copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { type Nginx, startNginx } from '@multipod/service/testing/nginx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Nginx, startNginx } from '../testdata/nginx.ts';
 import type { Web } from './server.ts';
 import { http, raw, Site, startWeb, until } from './testing.ts';
 

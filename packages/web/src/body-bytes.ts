@@ -40,9 +40,11 @@ export function noteSentBeforeClosing(res: CountedResponse): void {
 export function bodyBytesSent(res: CountedResponse): number {
   if (!res.headersSent) return 0;
   const declared = res[BODY_BYTES] ?? 0;
-  if (res.writableFinished) return declared;
+  // Measured when web closed the connection on an unfinished response: that stands, even though
+  // Node 22 then marks the response finished (Node 24 does not).
   const atClose = res[SENT_AT_CLOSE];
   if (atClose !== undefined) return Math.min(atClose, declared);
+  if (res.writableFinished) return declared;
   const stream = res[STREAM];
   return stream ? stream.acked : declared;
 }

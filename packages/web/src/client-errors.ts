@@ -1,8 +1,10 @@
 // Requests that never reach a handler: the parser refused them (malformed, headers too large, too
-// slow) or they are CONNECT. Each is answered as nginx answers it and written to the access log with
-// what was read of its request line, so the log-adapter counts it like any other.
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+// slow) or they are CONNECT. Each is answered as nginx answers it (the statuses the ambassador
+// gives too, from @multipod/service's http-errors) and written to the access log with what was read
+// of its request line, so the log-adapter counts it like any other.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { afterClose, rawResponse, refusalFor } from '@multipod/service';
 import type { AccessLog } from './access-log.ts';
 import { ABSOLUTE } from './request-gate.ts';
 
@@ -11,8 +13,9 @@ type ParseError = NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: nu
 /** Longest request line logged (nginx's large_client_header_buffers are 8k too). */
 const MAX_LINE = 8192;
 
+/** The answer, with no body: nothing a client could mistake for content. */
 function answer(socket: Socket, status: number): void {
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  socket.end(rawResponse(status, ''));
 }
 
 /** A line that can start a request: a method, a space, something. */
@@ -30,7 +33,7 @@ function lineAt(raw: Buffer, start: number): string {
  * complete message ends before the error (a keep-alive client's earlier request) and a request line
  * follows it, that one. (`PRI * HTTP/2.0`, the HTTP/2 preface, fails on its second part, `SM`.)
  */
-export function requestLineOf(err: ParseError): string {
+function requestLineOf(err: ParseError): string {
   const raw = err.rawPacket;
   if (!raw?.length) return '-';
   const stop = Math.min(err.bytesParsed ?? raw.length, raw.length);
@@ -43,26 +46,30 @@ export function requestLineOf(err: ParseError): string {
 }
 
 /**
- * nginx's code for what the parser refused: 431 (nginx: 400) for big headers, 505 for HTTP/2 and
- * later with a target that is a path or a URL (nginx judges the target first), else 400.
+ * The status for what the parser refused (431 where nginx says 400 for big headers). The version
+ * is nginx's rule, not the shared one: 505 only for HTTP/2 and later with a target that is a path
+ * or a URL (nginx judges the target first); HTTP/1.2 or a malformed version is 400.
  */
-function statusOf(err: ParseError, line: string): number {
-  if (err.code === 'HPE_HEADER_OVERFLOW') return 431;
-  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
-  const parts = err.code === 'HPE_INVALID_VERSION' && /^\S+ (\S+) HTTP\/(\d+)\.\d+$/.exec(line);
+function statusOf(err: ParseError, line: string, status: number): number {
+  if (err.code !== 'HPE_INVALID_VERSION') return status;
+  const parts = /^\S+ (\S+) HTTP\/(\d+)\.\d+$/.exec(line);
   if (!parts || Number(parts[2]) < 2) return 400;
   return parts[1]!.startsWith('/') || ABSOLUTE.test(parts[1]!) ? 505 : 400;
 }
 
 /** The server's 'clientError': answer, log, close. */
 export function onClientError(err: ParseError, socket: Socket, log: AccessLog): void {
+  // Bytes after a request that said `Connection: close`: its response is still owed, Node closes
+  // the connection after it, and there is no other request to answer or log.
+  if (afterClose(err)) return;
+  const refusal = refusalFor(err);
   // A connection that sent nothing before its timeout, or that reset: nothing to answer or log.
-  if (!socket.writable || err.code === 'ECONNRESET' || socket.bytesRead === 0) {
+  if (!refusal || !socket.writable || socket.bytesRead === 0) {
     socket.destroy();
     return;
   }
   const request = requestLineOf(err);
-  const status = statusOf(err, request);
+  const status = statusOf(err, request, refusal.status);
   const reply = () => {
     answer(socket, status);
     log.rejected(socket, { request, status, bytes: 0, seconds: status === 408 ? null : 0 });

@@ -6,6 +6,7 @@
 import { chmodSync, mkdirSync, renameSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { type Nginx, startNginx } from '@multipod/service/testing/nginx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   dateValue,
@@ -21,7 +22,6 @@ import {
   tagValue,
   type When,
 } from '../testdata/http-forms.ts';
-import { type Nginx, startNginx } from '../testdata/nginx.ts';
 import type { Web } from './server.ts';
 import { http, type Reply, raw, Site, startWeb } from './testing.ts';
 

@@ -1,52 +1,34 @@
-// Content-Type by file extension, with `charset=utf-8` for text types (as nginx's `charset utf-8`).
+// Content-Type by file extension from mime-db (through mime-types, as express's own `send` does),
+// with `charset=utf-8` for text types (nginx's `charset utf-8`). Resolved once per extension, so a
+// lookup costs a Map get; only extensions mime-db knows are remembered, so the memo stays bounded
+// whatever the URLs say.
+import mime from 'mime-types';
 
-const TYPES: Record<string, string> = {
-  html: 'text/html',
-  htm: 'text/html',
-  css: 'text/css',
-  js: 'text/javascript',
-  mjs: 'text/javascript',
-  json: 'application/json',
-  map: 'application/json',
-  webmanifest: 'application/manifest+json',
-  xml: 'application/xml',
-  txt: 'text/plain',
-  md: 'text/markdown',
-  csv: 'text/csv',
-  svg: 'image/svg+xml',
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  avif: 'image/avif',
+/**
+ * Where nginx's mime.types (1.22) answers otherwise than mime-db, nginx's answer: downloads it
+ * sends as plain octets, and its older names for a few types. And `.txz`, which mime-db lacks.
+ */
+const NGINX: Readonly<Record<string, string>> = {
   ico: 'image/x-icon',
-  bmp: 'image/bmp',
-  woff: 'font/woff',
-  woff2: 'font/woff2',
-  ttf: 'font/ttf',
-  otf: 'font/otf',
-  eot: 'application/vnd.ms-fontobject',
-  pdf: 'application/pdf',
-  wasm: 'application/wasm',
-  zip: 'application/zip',
-  gz: 'application/gzip',
-  tar: 'application/x-tar',
-  mp4: 'video/mp4',
-  webm: 'video/webm',
-  mp3: 'audio/mpeg',
-  ogg: 'audio/ogg',
-  wav: 'audio/wav',
+  exe: 'application/octet-stream',
+  dll: 'application/octet-stream',
+  deb: 'application/octet-stream',
+  dmg: 'application/octet-stream',
+  iso: 'application/octet-stream',
+  msi: 'application/octet-stream',
+  rar: 'application/x-rar-compressed',
+  prc: 'application/x-pilot',
+  pdb: 'application/x-pilot',
+  m4a: 'audio/x-m4a',
+  ra: 'audio/x-realaudio',
   txz: 'application/x-xz',
 };
 
-const TEXTUAL = new Set([
-  'application/json',
-  'application/manifest+json',
-  'application/xml',
-  'image/svg+xml',
-  'text/javascript',
-]);
+/** Text-like types mime-db gives no charset: served with one all the same, as before. */
+const TEXTUAL = new Set(['application/xml', 'image/svg+xml']);
+
+const DEFAULT = 'application/octet-stream';
+const byExtension = new Map<string, string>();
 
 export function extensionOf(path: string): string {
   const slash = path.lastIndexOf('/');
@@ -55,8 +37,14 @@ export function extensionOf(path: string): string {
 }
 
 export function contentType(path: string): string {
-  const type = TYPES[extensionOf(path)] ?? 'application/octet-stream';
-  return type.startsWith('text/') || TEXTUAL.has(type) ? `${type}; charset=utf-8` : type;
+  const ext = extensionOf(path);
+  const known = byExtension.get(ext);
+  if (known !== undefined) return known;
+  const type = NGINX[ext] ?? (ext === '' ? false : mime.lookup(ext));
+  if (type === false) return DEFAULT;
+  const full = mime.charset(type) || TEXTUAL.has(type) ? `${type}; charset=utf-8` : type;
+  byExtension.set(ext, full);
+  return full;
 }
 
 /** Worth looking for a .br/.gz sibling: text-like types (images and fonts are already compressed). */

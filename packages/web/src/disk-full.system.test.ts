@@ -1,6 +1,7 @@
 // The access log on a full disk, for real: a 64 KiB tmpfs filled up, so a batch of lines is cut
 // short mid-line by ENOSPC. Mounting needs root, so this runs in the system suite (`pnpm
-// test:system`, as root in CI) rather than in the Node-only `pnpm test`.
+// test:system`, as root in CI) rather than in the Node-only `pnpm test`; and /dev/full, which
+// refuses every write, for the retries and reports (seconds of real retry timers).
 import { execFileSync } from 'node:child_process';
 import {
   closeSync,
@@ -14,6 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccessLog } from './access-log.ts';
 import type { Web } from './server.ts';
 import { http, type LogLine, Site, startWebLogged, until } from './testing.ts';
 
@@ -101,5 +103,40 @@ describe('access log on a full disk', () => {
     for (const l of lines) expect(l).toMatch(LINE);
     expect(lines.map((l) => Number(LINE.exec(l)?.[1]))).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(logs.some((l) => /dropped in all/.test(l.msg))).toBe(false);
+  });
+});
+
+describe('a destination that refuses every write (/dev/full: ENOSPC)', () => {
+  it('holds lines up to its limit, counts the rest as dropped, and reports at most every 10 s', async () => {
+    let clock = 1_000_000;
+    const errors: string[] = [];
+    const log = new AccessLog({
+      destination: '/dev/full',
+      format: 'combined',
+      maxSize: 0,
+      keep: 1,
+      now: () => clock,
+      onError: (msg) => errors.push(msg),
+      maxPendingBytes: 1000,
+    });
+    const line = 'x'.repeat(99); // 100 bytes with its newline
+    for (let i = 0; i < 5; i++) log.write(line);
+    await until(() => errors.length > 0, 5000, 'the first failure');
+    expect(errors[0]).toBe(
+      'access log: writing /dev/full failed; 5 lines held (retried every second), 0 dropped so far',
+    );
+    // Held up to 1000 bytes, the rest dropped; retries fail every second, and within 10 s of the
+    // first report nothing is logged again.
+    for (let i = 0; i < 45; i++) log.write(line);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(errors).toHaveLength(1);
+    clock += 10_000;
+    await until(() => errors.length === 2, 5000, 'the next report, 10 s later');
+    expect(errors[1]).toMatch(/11 lines held .*, 39 dropped so far$/);
+    await log.close();
+    expect(log.dropped).toBe(50);
+    expect(errors.at(-1)).toBe(
+      'access log: 50 lines dropped in all (/dev/full full, unwritable or too slow)',
+    );
   });
 });

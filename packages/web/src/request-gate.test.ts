@@ -157,6 +157,22 @@ describe('accepted as nginx accepts them', () => {
       ).toBe(200);
   });
 
+  it('answers a request that says Connection: close and ignores the bytes after it, logging one line', async () => {
+    await http(web.port, '/a.txt?before-closing');
+    await logged('?before-closing');
+    const before = readFileSync(log, 'utf8');
+    const reply = await raw(
+      web.port,
+      'GET /a.txt?closing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGARBAGE\r\n\r\n',
+    );
+    expect(reply).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\naaa\n$/);
+    await http(web.port, '/a.txt?after-closing');
+    await logged('?after-closing');
+    const added = readFileSync(log, 'utf8').slice(before.length).split('\n').filter(Boolean);
+    expect(added).toHaveLength(2);
+    expect(added[0]).toMatch(LINE('GET /a.txt?closing HTTP/1.1', 200));
+  });
+
   it('logs nothing for a connection that sent nothing before the timeout (nginx neither)', async () => {
     await http(web.port, '/a.txt?before-silence');
     await logged('?before-silence');

@@ -3,11 +3,7 @@
 // or malformed Host (400), a target that is neither a path nor an absolute URL (400). An
 // absolute-form target (`GET http://host/a HTTP/1.1`, RFC 9112 §3.2.2) is served by its path.
 import type { IncomingMessage } from 'node:http';
-
-export interface Refusal {
-  status: 400 | 505;
-  reason: string;
-}
+import type { Refusal } from '@multipod/service';
 
 const refusal = (status: 400 | 505, reason: string): Refusal => Object.freeze({ status, reason });
 const VERSION = refusal(505, 'HTTP version not supported');
@@ -18,7 +14,7 @@ const BAD_HOST = refusal(400, 'invalid Host header');
 const BAD_TARGET = refusal(400, 'request target must be a path or an absolute URL');
 
 /** The request target as the client sent it, when an absolute-form one was reduced to its path. */
-export const SENT_TARGET = Symbol('sentTarget');
+const SENT_TARGET = Symbol('sentTarget');
 type Targeted = IncomingMessage & { [SENT_TARGET]?: string };
 
 /** The target to log: as sent, even when routing uses its path. */

@@ -36,7 +36,7 @@ export interface Resource {
 }
 
 /** Strong ETag from inode, mtime and size: a sync that keeps size and mtime still changes the inode. */
-export function etagOf(v: FileVersion): string {
+function etagOf(v: FileVersion): string {
   return `"${v.ino.toString(16)}-${Math.floor(v.mtimeMs).toString(16)}-${v.size.toString(16)}"`;
 }
 
@@ -117,7 +117,7 @@ export function sendVariant(
   let code = status;
   let headers: Record<string, string | number> = v.headers;
   if (status === 200) {
-    const pre = evaluatePreconditions(req.headers, v.etag, v.version.mtimeMs);
+    const pre = evaluatePreconditions(req.headers, v.etag, v.lastModified, v.version.mtimeMs);
     if (pre !== 'ok') {
       closeFd(opts.fd);
       if (pre === 'not-modified') {
@@ -180,7 +180,7 @@ function closeFd(fd: number | undefined): void {
 }
 
 const SECURITY = ['x-content-type-options', 'x-frame-options', 'referrer-policy', 'content-security-policy'];
-export function securityOnly(h: Readonly<Record<string, string>>): Record<string, string> {
+function securityOnly(h: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of SECURITY) if (h[k] !== undefined) out[k] = h[k];
   return out;

@@ -3,7 +3,7 @@
 // paths byte for byte (fetch would normalize `..` and `%2e` away).
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -146,6 +146,29 @@ export function raw(port: number, bytes: string | Buffer, ms = 5000): Promise<st
       if (err.code !== 'ECONNRESET') reject(err);
     });
   });
+}
+
+/** Client connections one suite opens, destroyed after each test by closeAll(). */
+export class Sockets {
+  readonly #open: Socket[] = [];
+
+  /** Resolves once connected. */
+  open(port: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s));
+      s.on('error', reject);
+      this.#open.push(s);
+    });
+  }
+
+  closeAll(): void {
+    for (const s of this.#open.splice(0)) s.destroy();
+  }
+
+  /** The connection is gone (either side closed it). */
+  static closed(s: Socket): boolean {
+    return s.destroyed || s.readyState === 'closed';
+  }
 }
 
 /** Polls until `fn` returns true, or fails after `ms`. */

@@ -1,5 +1,6 @@
-// Shared by the tests: temp dirs, in-process syncers with captured logs, child processes of
-// dist/main.js, polling with a deadline, tree reading, a tiny symlink-resolving reader, tar crafting.
+// Shared by the tests: temp dirs, in-process syncers with captured logs (alone, or on a fresh
+// directory source), child processes of dist/main.js, polling with a deadline, tree reading, tar
+// crafting.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -11,19 +12,18 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { createLogger, listen } from '@multipod/service';
+import { createLogger } from '@multipod/service';
 import { waitFor as poll } from '@multipod/service/testing';
 import { Header, Pax } from 'tar';
 import type { SourceKind } from './config.ts';
 import { Syncer, type SyncerConfig } from './syncer.ts';
 
 export const PKG = join(import.meta.dirname, '..');
-export const MAIN = join(PKG, 'dist/main.js');
+const MAIN = join(PKG, 'dist/main.js');
 
 export function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `content-sync-${name}-`));
@@ -82,7 +82,7 @@ export function snapshotIds(target: string): string[] {
   }
 }
 
-export const baseConfig: SyncerConfig = Object.freeze({
+const baseConfig: SyncerConfig = Object.freeze({
   target: '/nonexistent',
   interval: 60_000,
   debounce: 20,
@@ -130,6 +130,50 @@ export function makeSyncer(
   const log = createLogger('content-sync', { level: 'debug', destination: stream });
   const syncer = new Syncer({ ...baseConfig, ...config }, source, { log });
   return { syncer, logs, stop: () => syncer.stop() };
+}
+
+/** A directory source (`root/src`) and a target (`root/www`) in a fresh temp dir. */
+export interface DirSetup {
+  readonly root: string;
+  readonly src: string;
+  readonly target: string;
+  /** Writes a source file. */
+  put(rel: string, body: string): void;
+  /** A syncer on them, not prepared (removed with the rest by remove()). */
+  make(config?: Partial<SyncerConfig>): TestSyncer;
+  /** A syncer on them, prepared and started (its first sync done). */
+  start(config?: Partial<SyncerConfig>): Promise<TestSyncer>;
+  /** Stops the syncer and removes the temp dir. */
+  remove(): Promise<void>;
+}
+
+export function dirSetup(name = 'dir'): DirSetup {
+  const root = tempDir(name);
+  const src = join(root, 'src');
+  const target = join(root, 'www');
+  mkdirSync(src);
+  let running: TestSyncer | undefined;
+  const make = (config: Partial<SyncerConfig> = {}) => {
+    running = makeSyncer({ kind: 'dir', path: src }, { ...config, target });
+    return running;
+  };
+  return {
+    root,
+    src,
+    target,
+    put: (rel, body) => putFile(src, rel, body),
+    make,
+    async start(config) {
+      const t = make(config);
+      await t.syncer.prepare();
+      await t.syncer.start();
+      return t;
+    },
+    async remove() {
+      await running?.stop();
+      removeDir(root);
+    },
+  };
 }
 
 export interface Child {
@@ -180,19 +224,35 @@ export function runMain(env: Record<string, string>, args: string[] = [], main =
   };
 }
 
-/** A minimal stand-in for web: resolves TARGET/current on every request and serves the file. */
-export async function startReader(target: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    try {
-      const root = realpathSync(join(target, 'current'));
-      const body = readFileSync(join(root, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
-      res.writeHead(200, { 'content-length': body.length }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  const port = await listen(server, { port: 0, host: '127.0.0.1', setting: 'test' });
-  return { url: `http://127.0.0.1:${port}`, server };
+/** The dist/main.js children one suite starts, in a temp dir of its own. */
+export interface MainRuns {
+  readonly root: string;
+  run(env: Record<string, string>, args?: string[]): Child;
+  /** SIGKILLs the children still running (after each test). */
+  kill(): void;
+  /** kill(), and the temp dir removed (after the suite). */
+  remove(): void;
+}
+
+export function mainRuns(name: string): MainRuns {
+  const root = tempDir(name);
+  const children: Child[] = [];
+  const kill = () => {
+    for (const c of children.splice(0)) c.kill();
+  };
+  return {
+    root,
+    run(env, args = []) {
+      const c = runMain(env, args);
+      children.push(c);
+      return c;
+    },
+    kill,
+    remove() {
+      kill();
+      removeDir(root);
+    },
+  };
 }
 
 export type TarSpelling = 'ustar' | 'pax' | 'gnu';

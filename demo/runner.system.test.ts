@@ -7,10 +7,10 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPortFree } from './ports.ts';
-import type { PodState } from './probe.ts';
-import { REPO_ROOT } from './run.ts';
-import { freePortBase, isAlive, waitFor } from './test-helpers.ts';
+import { isPortFree } from './src/ports.ts';
+import type { PodState } from './src/probe.ts';
+import { REPO_ROOT } from './src/run.ts';
+import { freePortBase, isAlive, waitFor } from './src/testing.ts';
 
 const MAIN = join(REPO_ROOT, 'demo', 'main.ts');
 
