@@ -58,7 +58,10 @@ describe('golden files: testdata/<case>.log → <case>.prom', () => {
         // Paths (in log_adapter_format_info) as the repository has them, wherever it is checked out.
         .replaceAll(testdata(''), 'testdata/');
       const golden = testdata(`${name}.prom`);
-      if (process.env.UPDATE_GOLDEN || !existsSync(golden)) writeFileSync(golden, text);
+      if (process.env.UPDATE_GOLDEN) writeFileSync(golden, text);
+      // A missing golden file is a failure, not a file to write: a test that writes its own
+      // expectation can never fail.
+      expect(existsSync(golden), `missing ${golden}: UPDATE_GOLDEN=1 writes it (read the diff)`).toBe(true);
       expect(text).toBe(readFileSync(golden, 'utf8'));
     } finally {
       await t.close();
