@@ -5,6 +5,7 @@
 // the driver from the host (as the kubelet does), ConfigMap updates written the kubelet's way.
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -209,6 +210,13 @@ class PodmanDeployment implements Deployment {
         podman(['pod', 'rm', '--force', '--time', '0', name], { allowFail: true });
         await assignPorts();
       }
+    }
+    // A Kubernetes emptyDir is an empty directory anyone in the pod may write (mode 0777). podman
+    // fills a new volume with what the image has at the mount point, owned as there (nginx's html,
+    // root's): give the pod's containers the directory they would have on Kubernetes.
+    for (const v of volumes) {
+      const dir = podman(['volume', 'inspect', v, '--format', '{{.Mountpoint}}'], { allowFail: true }).trim();
+      if (dir) chmodSync(dir, 0o777);
     }
     const infra = podman(['pod', 'inspect', name, '--format', '{{.InfraContainerID}}']).trim();
     const ip = podman([
