@@ -3,7 +3,16 @@
 import { readFileSync } from 'node:fs';
 import type { Server as NetServer, Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { closeServer, createAdminServer, Health, type Logger, listen, SettingError } from '@multipod/service';
+import {
+  closeServer,
+  createAdminServer,
+  type FileWatcher,
+  Health,
+  type Logger,
+  listen,
+  SettingError,
+  watchFile,
+} from '@multipod/service';
 import { Registry } from 'prom-client';
 import { type AccessLog, noAccessLog } from './access-log.ts';
 import { type AmbassadorSettings, poolDefaults, simpleConfig } from './config.ts';
@@ -14,7 +23,6 @@ import { UpstreamClients } from './http/upstream-clients.ts';
 import { Metrics } from './metrics.ts';
 import type { PoolEvents } from './pool.ts';
 import { acceptProxyProtocol } from './proxy-protocol.ts';
-import { type Watcher, watchConfig } from './reload.ts';
 import { buildState, type ProxyState } from './state.ts';
 import { createTcpListener, type TcpListener } from './tcp-proxy.ts';
 import { type TlsReloadResult, TlsTerminator } from './tls-terminate.ts';
@@ -301,8 +309,8 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
     return 'applied';
   };
 
-  let watcher: Watcher | undefined;
-  if (s.config !== undefined && deps.watch !== false) watcher = watchConfig(s.config, () => reload());
+  let watcher: FileWatcher | undefined;
+  if (s.config !== undefined && deps.watch !== false) watcher = watchFile(s.config, () => reload());
 
   /** Re-reads a TLS listener's certificates; a bad set is refused and the running one kept. */
   const reloadTls = (listener: string): TlsReloadResult => {
@@ -319,12 +327,12 @@ export async function createAmbassador(s: AmbassadorSettings, deps: AmbassadorDe
       );
     return result;
   };
-  const tlsWatchers: Watcher[] = [];
+  const tlsWatchers: FileWatcher[] = [];
   if (deps.watch !== false)
-    // One watcher per folder (a Secret's files share one); watchConfig watches a file's folder.
+    // One watcher per folder (a Secret's files share one); watchFile watches a file's folder.
     for (const [listener, t] of terminators)
       for (const file of new Map(t.files().map((f) => [dirname(f), f])).values())
-        tlsWatchers.push(watchConfig(file, () => reloadTls(listener)));
+        tlsWatchers.push(watchFile(file, () => reloadTls(listener)));
 
   const stop = async () => {
     health.drain();
