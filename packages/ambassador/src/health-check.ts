@@ -2,7 +2,7 @@
 // (2xx or 3xx passes), a bare TCP/TLS connect, or a gRPC health check (grpc.health.v1); the pool
 // applies rise/fall.
 import { request as httpRequest } from 'node:http';
-import { connect as http2Connect } from 'node:http2';
+import { type ClientHttp2Session, connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -99,8 +99,16 @@ export function checkOnce(pool: Pool, u: Upstream): Promise<boolean> {
   });
 }
 
-/** An HTTP check of an HTTP/2 pool, over HTTP/2 as its requests go: 2xx or 3xx passes. */
-function h2Check(pool: Pool, u: Upstream): Promise<boolean> {
+/**
+ * Opens an HTTP/2 session to the upstream, as the pool's requests go (TLS or h2c), and runs one
+ * probe on it; the session is closed, and the answer settled, on the first of: the probe's
+ * verdict, a session error, the timeout.
+ */
+function h2Probe(
+  pool: Pool,
+  u: Upstream,
+  probe: (session: ClientHttp2Session, finish: (ok: boolean) => void) => void,
+): Promise<boolean> {
   const hc = pool.config.healthCheck!;
   return new Promise((resolve) => {
     let done = false;
@@ -117,8 +125,15 @@ function h2Check(pool: Pool, u: Upstream): Promise<boolean> {
     };
     const timer = setTimeout(() => finish(false), hc.timeout);
     session.on('error', () => finish(false));
+    probe(session, finish);
+  });
+}
+
+/** An HTTP check of an HTTP/2 pool, over HTTP/2 as its requests go: 2xx or 3xx passes. */
+function h2Check(pool: Pool, u: Upstream): Promise<boolean> {
+  return h2Probe(pool, u, (session, finish) => {
     const stream = session.request({
-      ':path': hc.path,
+      ':path': pool.config.healthCheck!.path,
       ':authority': u.url.host,
       'user-agent': 'multipod-ambassador health check',
     });
@@ -131,34 +146,37 @@ function h2Check(pool: Pool, u: Upstream): Promise<boolean> {
   });
 }
 
+/** A protobuf varint: 7 bits a byte, low bits first, the high bit set on all but the last. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+/** The gRPC frame of HealthCheckRequest{service=1}: a 5-byte prefix, then the one optional field. */
+function healthCheckRequestFrame(serviceName: string): Buffer {
+  const service = Buffer.from(serviceName, 'utf8');
+  const message =
+    service.length > 0
+      ? Buffer.concat([Buffer.from([0x0a, ...varint(service.length)]), service])
+      : Buffer.alloc(0);
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
+}
+
 /**
  * grpc.health.v1.Health/Check over HTTP/2: passes when the server answers SERVING for the service
  * ('' = the server itself) with grpc-status 0. The protobuf messages are one optional field each,
  * written and read by hand: HealthCheckRequest{service=1}, HealthCheckResponse{status=1}.
  */
 function grpcCheck(pool: Pool, u: Upstream): Promise<boolean> {
-  const hc = pool.config.healthCheck!;
-  return new Promise((resolve) => {
-    let done = false;
-    const host = u.connectHost.includes(':') ? `[${u.connectHost}]` : u.connectHost;
-    const session = http2Connect(`${u.tls ? 'https' : 'http'}://${host}:${u.port}`, {
-      ...(u.tls ? tlsConnectOptions(u, pool.config.tls) : {}),
-    });
-    const finish = (ok: boolean) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      session.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => finish(false), hc.timeout);
-    session.on('error', () => finish(false));
-    const service = Buffer.from(hc.service ?? '', 'utf8');
-    const message =
-      service.length > 0 ? Buffer.concat([Buffer.from([0x0a, service.length]), service]) : Buffer.alloc(0);
-    const frame = Buffer.alloc(5 + message.length);
-    frame.writeUInt32BE(message.length, 1);
-    message.copy(frame, 5);
+  return h2Probe(pool, u, (session, finish) => {
     const stream = session.request({
       ':method': 'POST',
       ':path': '/grpc.health.v1.Health/Check',
@@ -179,6 +197,6 @@ function grpcCheck(pool: Pool, u: Upstream): Promise<boolean> {
       const serving = body.length >= 7 && body[5] === 0x08 && body[6] === 0x01;
       finish(status === '0' && serving);
     });
-    stream.end(frame);
+    stream.end(healthCheckRequestFrame(pool.config.healthCheck!.service ?? ''));
   });
 }

@@ -29,7 +29,7 @@ interface Msg {
 }
 
 /** A gRPC server on 127.0.0.1 with the echo service; `hooks` lets a test slow or watch calls. */
-async function startServer(opts: { tls?: boolean; serving?: () => boolean } = {}) {
+async function startServer(opts: { tls?: boolean; serving?: (service: string) => boolean } = {}) {
   const server = new grpc.Server();
   const seen = { metadata: [] as grpc.Metadata[], deadlines: [] as grpc.Deadline[], cancelled: 0 };
   server.addService(Echo.service, {
@@ -71,8 +71,11 @@ async function startServer(opts: { tls?: boolean; serving?: () => boolean } = {}
     },
   });
   server.addService(Health.service, {
-    Check(_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<{ status: string }>) {
-      cb(null, { status: (opts.serving?.() ?? true) ? 'SERVING' : 'NOT_SERVING' });
+    Check(
+      call: grpc.ServerUnaryCall<{ service: string }, unknown>,
+      cb: grpc.sendUnaryData<{ status: string }>,
+    ) {
+      cb(null, { status: (opts.serving?.(call.request.service) ?? true) ? 'SERVING' : 'NOT_SERVING' });
     },
   });
   const creds = opts.tls
@@ -370,5 +373,24 @@ describe('grpc.health.v1 health checks', () => {
     await waitFor('down', async () => (await upMetric()) === 0, 5000);
     serving = true;
     await waitFor('up again', async () => (await upMetric()) === 1, 5000);
+  });
+
+  it('asks for the named service, a long name too (its length is a varint)', async () => {
+    const name = `multipod.test.${'x'.repeat(200)}`;
+    const asked: string[] = [];
+    const up = await startServer({
+      serving: (service) => {
+        asked.push(service);
+        return service === name;
+      },
+    });
+    running.push(up);
+    const amb = await h2cAmbassador(
+      up.port,
+      `    healthCheck: { type: grpc, service: ${name}, interval: 50ms, timeout: 500ms, rise: 1, fall: 1 }`,
+    );
+    await waitFor('a check that asked for the service', async () => asked.includes(name), 5000);
+    await waitFor('more checks', async () => asked.length >= 3, 5000);
+    expect(await metricValue(amb, 'ambassador_upstream_up')).toBe(1);
   });
 });
