@@ -60,3 +60,19 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   }
   return sum;
 }
+
+/**
+ * A log-adapter's /metrics once it has caught up with its input: the same log_adapter_lines_total
+ * over a full second, checked for up to 30 s.
+ */
+export async function adapterSettled(url: string): Promise<string> {
+  let last = await get200(url);
+  for (let i = 0; i < 30; i++) {
+    await sleep(1_000);
+    const now = await get200(url);
+    if (metricValue(now, 'log_adapter_lines_total') === metricValue(last, 'log_adapter_lines_total'))
+      return now;
+    last = now;
+  }
+  throw new Error(`the adapter at ${url} never caught up (lines still counted after 30 s)`);
+}

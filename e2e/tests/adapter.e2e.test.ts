@@ -2,20 +2,7 @@
 // Prometheus metrics. N requests through the pod become exactly N in http_requests_total.
 import { describe, expect, it } from 'vitest';
 import { deploy } from '../src/fixture.ts';
-import { eventually, get, get200, metricValue } from '../src/wait.ts';
-
-/** Metrics once the adapter has caught up with the log: the same totals over a full second. */
-async function settled(url: string): Promise<string> {
-  let last = await get200(url);
-  for (let i = 0; i < 30; i++) {
-    await new Promise((r) => setTimeout(r, 1_000));
-    const now = await get200(url);
-    if (metricValue(now, 'log_adapter_lines_total') === metricValue(last, 'log_adapter_lines_total'))
-      return now;
-    last = now;
-  }
-  throw new Error('the adapter never caught up with the log (lines still counted after 30 s)');
-}
+import { adapterSettled, eventually, get, get200, metricValue } from '../src/wait.ts';
 
 describe('adapter', () => {
   const pod = deploy('adapter');
@@ -39,7 +26,7 @@ describe('adapter', () => {
     const metricsUrl = `${pod.current.url('adapter', 9113)}/metrics`;
     // web leaves the kubelet's probes (GET /readyz, /healthz) out of its access log, so every
     // count is exact, GET 200 included: no steady request rate from probes.
-    const before = await settled(metricsUrl);
+    const before = await adapterSettled(metricsUrl);
     const n404 = 23;
     const nHead = 17;
     const nGet = 31;

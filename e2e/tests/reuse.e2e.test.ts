@@ -10,20 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Deployment } from '../src/driver.ts';
 import { deploy } from '../src/fixture.ts';
-import { eventually, get, get200, metricValue } from '../src/wait.ts';
-
-/** Metrics once the adapter has taken in every line sent: the same line count over a full second. */
-async function settled(url: string): Promise<string> {
-  let last = await get200(url);
-  for (let i = 0; i < 30; i++) {
-    await new Promise((r) => setTimeout(r, 1_000));
-    const now = await get200(url);
-    if (metricValue(now, 'log_adapter_lines_total') === metricValue(last, 'log_adapter_lines_total'))
-      return now;
-    last = now;
-  }
-  throw new Error('the adapter never settled (lines still counted after 30 s)');
-}
+import { adapterSettled, eventually, get, get200, metricValue } from '../src/wait.ts';
 
 describe('reuse: examples/nginx (nginx Deployment + log-adapter-syslog + ambassador-inbound)', () => {
   const dep = deploy('../examples/nginx');
@@ -52,7 +39,7 @@ describe('reuse: examples/nginx (nginx Deployment + log-adapter-syslog + ambassa
     const front = dep.current.url(pod(), 8000);
     const adapterMetrics = `${dep.current.url(pod(), 9113)}/metrics`;
     const ambassadorMetrics = `${dep.current.url(pod(), 9901)}/metrics`;
-    const before = await settled(adapterMetrics);
+    const before = await adapterSettled(adapterMetrics);
     const ambBefore = await get200(ambassadorMetrics);
     const nGet = 37;
     const n404 = 19;
@@ -111,7 +98,7 @@ describe('reuse: examples/web (web Deployment + log-adapter on a shared volume)'
 
   it('N requests to web: N in the adapter reading its log from the component’s volume', async () => {
     expect(await get200(`${dep.current.url(pod(), 8080)}/`)).toContain('Every request here');
-    const before = await settled(`${dep.current.url(pod(), 9113)}/metrics`);
+    const before = await adapterSettled(`${dep.current.url(pod(), 9113)}/metrics`);
     await missing(29, 'a');
     await eventually(
       async () =>
@@ -126,7 +113,7 @@ describe('reuse: examples/web (web Deployment + log-adapter on a shared volume)'
 
   it('the adapter killed: requests logged while it is down are counted once it is back (positions file)', async () => {
     // Past one positions interval (5 s) with nothing new: the file on the state volume is current.
-    await settled(`${dep.current.url(pod(), 9113)}/metrics`);
+    await adapterSettled(`${dep.current.url(pod(), 9113)}/metrics`);
     await new Promise((r) => setTimeout(r, 6_000));
     const restarts = await dep.current.restartCount(pod(), 'log-adapter');
     await dep.current.killContainer(pod(), 'log-adapter');
