@@ -5,21 +5,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '@multipod/service/testing';
+import { freePort, waitFor } from '@multipod/service/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeConfig } from './test-files.ts';
 import { type Origin, startAmbassador, startOrigin, type TestAmbassador } from './test-helpers.ts';
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function getFrom(port: number, source: string): Promise<string> {
   return new Promise((resolve, reject) => {

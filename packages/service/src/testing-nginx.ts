@@ -3,8 +3,8 @@
 // component, and for `pnpm bench web`. Node builtins only; never bundled into an image.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './testing.ts';
 
 export interface Nginx {
   port: number;
@@ -17,18 +17,6 @@ export function findNginx(): string | null {
     if (spawnSync(p, ['-v']).status === 0) return p;
   }
   return null;
-}
-
-/** Lets the OS choose a port for nginx (which cannot report the port it bound to 0). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 /** `server` is the body of the server block (after listen); `http` extra http-level directives. */

@@ -1,5 +1,7 @@
 // Test support shared by the components' suites (not part of any image): polling a condition with
-// a deadline, the one loop every suite needs when it waits for a real process, file or socket.
+// a deadline, the one loop every suite needs when it waits for a real process, file or socket;
+// a free port for peers that must be told theirs.
+import { createServer } from 'node:net';
 
 export interface WaitOptions {
   /** Give up after this long (the error names `what`). */
@@ -30,4 +32,16 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** A port the OS has just handed out on 127.0.0.1, for a peer (nginx, HAProxy) that cannot bind 0 and report it. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
 }
