@@ -4,6 +4,13 @@
 
 export const BODY = `${'multipod benchmark origin: a small response of about one hundred bytes. '.repeat(2).slice(0, 99)}\n`;
 
+/** nginx's temporary files in the run's folder (its compiled-in paths are root's). */
+function tempPaths(dir: string): string {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((k) => `${k}_temp_path ${dir}/tmp;`)
+    .join('\n  ');
+}
+
 export function originNginx(dir: string, port: number, keepaliveTimeout: string): string {
   return `worker_processes 1;
 daemon off;
@@ -15,11 +22,7 @@ http {
   keepalive_timeout ${keepaliveTimeout};
   keepalive_requests 1000000;
   sendfile on;
-  client_body_temp_path ${dir}/tmp;
-  proxy_temp_path ${dir}/tmp;
-  fastcgi_temp_path ${dir}/tmp;
-  uwsgi_temp_path ${dir}/tmp;
-  scgi_temp_path ${dir}/tmp;
+  ${tempPaths(dir)}
   server {
     listen 127.0.0.1:${port} reuseport;
     location = /big.bin { root ${dir}/www; }
@@ -45,11 +48,7 @@ events { worker_connections 4096; }
 http {
   access_log ${accessLog ? `${dir}/${name}-access.log combined buffer=4k flush=1s` : 'off'};
   keepalive_requests 1000000;
-  client_body_temp_path ${dir}/tmp;
-  proxy_temp_path ${dir}/tmp;
-  fastcgi_temp_path ${dir}/tmp;
-  uwsgi_temp_path ${dir}/tmp;
-  scgi_temp_path ${dir}/tmp;
+  ${tempPaths(dir)}
   upstream origin {
     server 127.0.0.1:${origin};
     keepalive 64;
@@ -116,11 +115,7 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  client_body_temp_path ${dir}/tmp;
-  proxy_temp_path ${dir}/tmp;
-  fastcgi_temp_path ${dir}/tmp;
-  uwsgi_temp_path ${dir}/tmp;
-  scgi_temp_path ${dir}/tmp;
+  ${tempPaths(dir)}
   upstream origin {
     server 127.0.0.1:${origin};
     keepalive 64;
@@ -182,11 +177,7 @@ error_log ${dir}/grpc-nginx-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log ${dir}/grpc-nginx-access.log combined buffer=4k flush=1s;
-  client_body_temp_path ${dir}/tmp;
-  proxy_temp_path ${dir}/tmp;
-  fastcgi_temp_path ${dir}/tmp;
-  uwsgi_temp_path ${dir}/tmp;
-  scgi_temp_path ${dir}/tmp;
+  ${tempPaths(dir)}
   upstream grpc_origin {
     server 127.0.0.1:${origin};
     keepalive 64;
