@@ -7,6 +7,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { imageNodeOptions } from '../image-node-options.ts';
 import { generateLog } from './generate.ts';
 
 const here = import.meta.dirname;
@@ -84,6 +85,7 @@ for (const c of cases) {
   child = spawn(process.execPath, [main], {
     env: {
       ...process.env,
+      NODE_OPTIONS: imageNodeOptions('log-adapter'), // as the image runs it
       ADAPTER_LOG_PATH: log,
       ADAPTER_PORT: String(port),
       ADAPTER_HOST: '127.0.0.1',

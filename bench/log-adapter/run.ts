@@ -9,6 +9,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { imageNodeOptions } from '../image-node-options.ts';
 import { generateLog } from './generate.ts';
 
 // The machine as the figures were taken: cores, and the 1-minute load average before the bench began.
@@ -64,6 +65,7 @@ const adapter: Tool = {
     spawn(process.execPath, [main], {
       env: {
         ...process.env,
+        NODE_OPTIONS: imageNodeOptions('log-adapter'), // as the image runs it
         ADAPTER_LOG_PATH: log,
         ADAPTER_PORT: String(port),
         ADAPTER_HOST: '127.0.0.1',
@@ -266,7 +268,7 @@ const rows = [
       `| /metrics time, ${s.agents / 1000}k agents (${s.adapter.series} / ${s.mtail.series} series): median (worst of 21) | ${s.adapter.median.toFixed(1)} ms (${s.adapter.worst.toFixed(1)}) | ${s.mtail.median.toFixed(1)} ms (${s.mtail.worst.toFixed(1)}) | |`,
   ),
 ];
-const note = `Measured ${new Date().toISOString().slice(0, 16)}Z on ${machineLoad()}, Node ${process.version}, mtail ${spawnSync('mtail', ['--version']).stdout.toString().split(' ')[2]}. Command: \`pnpm bench log-adapter\`.`;
+const note = `Measured ${new Date().toISOString().slice(0, 16)}Z on ${machineLoad()}, Node ${process.version} (log-adapter with NODE_OPTIONS=${imageNodeOptions('log-adapter') || '(none)'}, as in its image), mtail ${spawnSync('mtail', ['--version']).stdout.toString().split(' ')[2]}. Command: \`pnpm bench log-adapter\`.`;
 const table = `${rows.join('\n')}\n\n${note}\n`;
 console.log(`\n${table}`);
 const results = join(root, 'bench/results');

@@ -44,10 +44,19 @@ describe('images/Dockerfile', () => {
       /^COPY --from=build --chmod=0444 \/src\/packages\/\$\{COMPONENT\}\/dist\/main\.js \/app\/main\.js$/m,
     );
     // The release target is the last stage, so a plain `docker build` makes it.
-    expect(lines.filter((l) => l.startsWith('FROM ')).pop()).toBe('FROM runtime-base AS runtime');
+    expect(lines.filter((l) => l.startsWith('FROM ')).pop()).toBe(`FROM node-\${COMPONENT} AS runtime`);
   });
 
   it('builds with the locked dependencies', () => {
     expect(stage('build')).toContain('pnpm install --frozen-lockfile');
+  });
+
+  it('starts both targets from a stage per component; only the log-adapter sets Node flags', () => {
+    expect(lines).toContain('ARG COMPONENT');
+    expect(stage('runtime-prebuilt')).toMatch(/^FROM node-\$\{COMPONENT\} AS runtime-prebuilt$/m);
+    for (const c of ['web', 'content-sync', 'ambassador']) {
+      expect(stage(`node-${c}`)).toBe(`FROM runtime-base AS node-${c}`);
+    }
+    expect(stage('node-log-adapter')).toMatch(/^ENV NODE_OPTIONS=--max-semi-space-size=2$/m);
   });
 });
