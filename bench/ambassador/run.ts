@@ -19,6 +19,18 @@ import {
 } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { summarize } from '../profile.ts';
+import {
+  freePort,
+  h2load,
+  have,
+  PINNING,
+  processTree,
+  startProcess,
+  stopAll,
+  waitForPort,
+  wrk,
+} from '../tools.ts';
 import {
   ambassadorYaml,
   grpcAmbassadorYaml,
@@ -30,18 +42,6 @@ import {
   tlsHaproxy,
   tlsNginx,
 } from './configs.ts';
-import { summarize } from './profile.ts';
-import {
-  freePort,
-  h2load,
-  have,
-  PINNING,
-  processTree,
-  startProcess,
-  stopAll,
-  waitForPort,
-  wrk,
-} from './tools.ts';
 
 // The machine as the figures were taken: cores, and the 1-minute load average before the bench began.
 const startLoad = loadavg()[0]!;

@@ -1,31 +1,45 @@
-// `pnpm bench web`: nginx (1 worker, sendfile, open_file_cache) and multipod-web (one Node process)
-// serve the same 1 KB, 10 KB and 100 KB files; wrk loads each with keep-alive for a few seconds.
-// Prints req/s, p99 and the ratio; writes bench/results/web.md and web.json.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// `pnpm bench web`: nginx (1 worker, sendfile, open_file_cache), multipod-web (one Node process),
+// the same binary with every request through express, and a bare node:http server (the floor)
+// serve the same 1 KB, 10 KB and 100 KB files, nginx and web both writing their access log.
+// Judged by CPU per request: each server pinned to core 0, wrk on core 1 (1 thread, 32
+// connections), CPU read from /proc over each run; req/s shown beside it. Several short rounds,
+// the servers in alternating order, so a busy moment of the shared machine lands on all of them;
+// the spread is printed. Writes bench/results/web.md and web.json.
+// BENCH_SECONDS (2), BENCH_ROUNDS (5), BENCH_CONNECTIONS (32), BENCH_PROFILE=1 (a CPU profile of
+// web at each size, summarized by share).
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findNginx, type Nginx, startNginx } from '../../packages/service/src/testing-nginx.ts';
+import { type ProfileSummary, summarize } from '../profile.ts';
+import {
+  freePort,
+  have,
+  PINNING,
+  processTree,
+  startProcess,
+  stopAll,
+  type WrkResult,
+  waitForPort,
+  wrk,
+} from '../tools.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const mainJs = join(repo, 'packages/web/dist/main.js');
-const seconds = Number(process.env.BENCH_SECONDS ?? 1);
-// The machine is shared: short rounds, nginx and web back to back in each, resist noise better than
-// one long run. A ratio is the median of the per-round ratios (adjacent runs share the machine's state).
+const mainTs = join(repo, 'packages/web/src/main.ts');
+const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const profile = process.env.BENCH_PROFILE === '1';
+const startLoad = loadavg()[0]!;
 const sizes = [
   { name: '1 KB', file: '1k.txt', bytes: 1024, goal: 0.5 },
   { name: '10 KB', file: '10k.txt', bytes: 10 * 1024, goal: 0.5 },
   { name: '100 KB', file: '100k.txt', bytes: 100 * 1024, goal: 0.8 },
 ];
 
-const missing = () => !findNginx() || Boolean(spawnSync('wrk', ['--version']).error);
-if (missing() && process.getuid?.() === 0) {
-  console.log('bench web: installing nginx and wrk (scripts/install-system-deps.sh)');
-  spawnSync('bash', [join(repo, 'scripts/install-system-deps.sh')], { stdio: 'inherit' });
-}
-if (missing()) {
+if (!findNginx() || !have('wrk')) {
   console.error(
     'bench web needs nginx and wrk: run scripts/install-system-deps.sh (Debian packages nginx, wrk)',
   );
@@ -36,103 +50,71 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-web-'));
 chmodSync(dir, 0o755); // nginx's worker runs as nobody when started by root
 const snap = join(dir, 'www/.snapshots/s1');
 mkdirSync(snap, { recursive: true });
-for (const s of sizes) writeFileSync(join(snap, s.file), 'x'.repeat(s.bytes - 1) + '\n');
+for (const s of sizes) writeFileSync(join(snap, s.file), `${'x'.repeat(s.bytes - 1)}\n`);
 symlinkSync('.snapshots/s1', join(dir, 'www/current'));
 const root = join(dir, 'www/current');
 
-interface Run {
-  rps: number;
-  p99ms: number;
-  errors: number;
-  /** Requests completed and CPU seconds the server used for them (utime + stime from /proc). */
-  requests: number;
-  cpuS: number;
+type Name = 'nginx' | 'web' | 'express' | 'floor';
+const NAMES: Name[] = ['nginx', 'web', 'express', 'floor'];
+type Run = WrkResult & { cpuMs: number; cpuUsPerRequest: number };
+interface Server {
+  port: number;
+  pids: () => number[];
+  child?: ChildProcess;
 }
 
-/** CPU seconds used so far by a process and its children (nginx's master + worker; Node's threads). */
-function cpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const own = (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean);
-    return own + kids.reduce((n, k) => n + cpuSeconds(Number(k)), 0);
-  } catch {
-    return 0;
-  }
+/** Pins every thread of the processes to the server core (nginx is started before it can be). */
+function pin(pids: number[]): void {
+  if (!PINNING) return;
+  for (const pid of pids)
+    execFileSync('taskset', ['-a', '-p', '-c', PINNING.server, String(pid)], { stdio: 'ignore' });
 }
 
-function wrk(url: string, durationS: number, serverPid: number): Run {
-  const cpu0 = cpuSeconds(serverPid);
-  const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${durationS}s`, '--latency', url], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
-  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(r.stdout);
-  const unit = { us: 0.001, ms: 1, s: 1000 } as const;
-  const p99ms = p99 ? Number(p99[1]) * unit[p99[2] as keyof typeof unit] : Number.NaN;
-  const errs = /Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout);
-  const errors = Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
-  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
-  return { rps, p99ms, errors, requests, cpuS: cpuSeconds(serverPid) - cpu0 };
-}
-
-function medianOf(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-}
-
-/** The run with the median req/s (its p99 goes with it). */
-function median(runs: Run[]): Run {
-  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function startWeb(fastPath: boolean): Promise<{ port: number; child: ChildProcess }> {
-  const [cmd, ...args] = [
+async function startWeb(fastPath: boolean, profileDir?: string): Promise<Server> {
+  const port = await freePort();
+  const child = startProcess(
     process.execPath,
-    mainJs,
-    ...['--port', '0', '--host', '127.0.0.1', '--root', root, '--fast-path', String(fastPath)],
-  ];
-  const child = spawn(cmd!, args, {
-    env: { ...process.env, WEB_ACCESS_LOG: join(dir, `web-${fastPath}.log`), WEB_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = /"port":(\d+)/.exec(buf);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`web exited with ${code}`)));
-  });
-  return { port, child };
+    [
+      // Profiled from the sources (the same code, unbundled) so the profile can name each library.
+      ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, mainTs] : [mainJs]),
+      ...['--port', String(port), '--host', '127.0.0.1', '--root', root, '--fast-path', String(fastPath)],
+    ],
+    { WEB_ACCESS_LOG: join(dir, `web-${fastPath}.log`), WEB_LOG_LEVEL: 'warn' },
+    'server',
+  );
+  await waitForPort(port);
+  return { port, pids: () => [child.pid!], child };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+async function startFloor(): Promise<Server> {
+  const port = await freePort();
+  const child = startProcess(
+    process.execPath,
+    [join(import.meta.dirname, 'bare-server.ts'), String(port), snap],
+    {},
+    'server',
+  );
+  await waitForPort(port);
+  return { port, pids: () => [child.pid!] };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const spread = (xs: number[]) => [Math.min(...xs), Math.max(...xs)] as const;
+
+interface Row {
+  size: string;
+  goal: number;
+  runs: Record<Name, Run[]>;
+  /** Median CPU µs per request and req/s of each server. */
+  us: Record<Name, number>;
+  rps: Record<Name, number>;
+  /** nginx µs / web µs, the median of the per-round ratios (higher is better for web). */
+  efficiency: number;
+  efficiencySpread: readonly [number, number];
+  profile?: ProfileSummary;
 }
 
 let nginx: Nginx | undefined;
-const procs: ChildProcess[] = [];
-type Row = {
-  size: string;
-  goal: number;
-  nginx: Run;
-  web: Run;
-  express: Run;
-  webRatio: number;
-  expressRatio: number;
-  /** Requests per CPU-second of the server, over all rounds: less sensitive to a busy machine. */
-  perCpu: { nginx: number; web: number; express: number };
-};
 const rows: Row[] = [];
 try {
   nginx = await startNginx(join(dir, 'nginx'), {
@@ -141,65 +123,123 @@ try {
   access_log ${join(dir, 'nginx-access.log')} combined buffer=64k flush=1s;`,
     server: `root ${root};`,
   });
-  const web = await startWeb(true);
-  const express = await startWeb(false);
-  procs.push(web.child, express.child);
-  const targets = {
-    nginx: [nginx.port, nginx.child.pid!],
-    web: [web.port, web.child.pid!],
-    express: [express.port, express.child.pid!],
-  } as const;
+  const nginxPid = nginx.child.pid!;
+  pin(processTree(nginxPid));
+  const servers: Record<Name, Server> = {
+    nginx: { port: nginx.port, pids: () => processTree(nginxPid) },
+    web: await startWeb(true),
+    express: await startWeb(false),
+    floor: await startFloor(),
+  };
   for (const s of sizes) {
-    const row = { size: s.name, goal: s.goal } as Row;
-    const runs: Record<string, Run[]> = { nginx: [], web: [], express: [] };
-    for (const [port, pid] of Object.values(targets)) wrk(`http://127.0.0.1:${port}/${s.file}`, 1, pid); // warm-up
-    for (let round = 0; round < rounds; round++)
-      for (const [name, [port, pid]] of Object.entries(targets))
-        runs[name]!.push(wrk(`http://127.0.0.1:${port}/${s.file}`, seconds, pid));
-    for (const name of ['nginx', 'web', 'express'] as const) row[name] = median(runs[name]!);
-    const ratios = (name: 'web' | 'express') => runs[name]!.map((r, i) => r.rps / runs.nginx![i]!.rps);
-    row.webRatio = medianOf(ratios('web'));
-    row.expressRatio = medianOf(ratios('express'));
-    const perCpu = (name: string) =>
-      runs[name]!.reduce((n, r) => n + r.requests, 0) / runs[name]!.reduce((n, r) => n + r.cpuS, 0);
-    row.perCpu = { nginx: perCpu('nginx'), web: perCpu('web'), express: perCpu('express') };
+    const url = (n: Name) => `http://127.0.0.1:${servers[n].port}/${s.file}`;
+    for (const n of NAMES) await wrk(url(n), { seconds: 1, connections }, servers[n].pids()); // warm-up
+    const runs = { nginx: [], web: [], express: [], floor: [] } as Record<Name, Run[]>;
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 ? [...NAMES].reverse() : NAMES;
+      for (const n of order) runs[n].push(await wrk(url(n), { seconds, connections }, servers[n].pids()));
+    }
+    const per = (n: Name, k: 'cpuUsPerRequest' | 'rps') => median(runs[n].map((r) => r[k]));
+    const ratios = runs.web.map((r, i) => runs.nginx[i]!.cpuUsPerRequest / r.cpuUsPerRequest);
+    const row: Row = {
+      size: s.name,
+      goal: s.goal,
+      runs,
+      us: Object.fromEntries(NAMES.map((n) => [n, per(n, 'cpuUsPerRequest')])) as Record<Name, number>,
+      rps: Object.fromEntries(NAMES.map((n) => [n, per(n, 'rps')])) as Record<Name, number>,
+      efficiency: median(ratios),
+      efficiencySpread: spread(ratios),
+    };
     rows.push(row);
-    console.log(`${s.name}: nginx ${row.nginx.rps.toFixed(0)} req/s, web ${row.web.rps.toFixed(0)} req/s`);
+    console.log(
+      `${s.name}: CPU µs/request nginx ${row.us.nginx.toFixed(1)}, web ${row.us.web.toFixed(1)} (${row.efficiency.toFixed(2)}×), floor ${row.us.floor.toFixed(1)}`,
+    );
+  }
+  if (profile) {
+    // A separate web process with --cpu-prof, loaded the same way, one profile per size.
+    for (const s of sizes) {
+      const profDir = join(dir, `prof-${s.file}`);
+      mkdirSync(profDir);
+      const web = await startWeb(true, profDir);
+      await wrk(`http://127.0.0.1:${web.port}/${s.file}`, { seconds: seconds * 2, connections }, web.pids());
+      // The profile is written as the process exits (SIGTERM: web drains and exits 0).
+      const exited = new Promise((r) => web.child!.once('exit', r));
+      web.child!.kill('SIGTERM');
+      await exited;
+      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+      if (file) rows.find((r) => r.size === s.name)!.profile = summarize(join(profDir, file));
+    }
   }
 } finally {
   await nginx?.stop();
-  for (const p of procs) await stopChild(p);
+  await stopAll();
   rmSync(dir, { recursive: true, force: true });
 }
 
-const f0 = (n: number) => n.toFixed(0);
+const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
-const table = [
-  `wrk -t1 -c${connections} -d${seconds}s × ${rounds} rounds, nginx and web back to back in each (medians; ratio = median of per-round ratios), keep-alive, one nginx worker vs one Node ${process.version} process, same files; ${new Date().toISOString().slice(0, 10)}.`,
+const k = (n: number) => Math.round(n).toLocaleString('en');
+const usSpread = (r: Row, n: Name) => {
+  const [lo, hi] = spread(r.runs[n].map((x) => x.cpuUsPerRequest));
+  return `${f1(lo)}–${f1(hi)}`;
+};
+const pinned = PINNING
+  ? `each server pinned to core ${PINNING.server} (taskset), wrk on core ${PINNING.load}`
+  : 'NOT pinned (one core or no taskset): CPU per request is less reliable';
+const errors = rows.flatMap((r) =>
+  NAMES.flatMap((n) => r.runs[n].filter((x) => x.errors + x.non2xx > 0).map(() => `${r.size} ${n}`)),
+);
+const lines = [
+  `wrk -t1 -c${connections} -d${seconds}s × ${rounds} rounds per server and size, servers in alternating order; ${pinned}; keep-alive; one nginx worker vs one Node ${process.version} process; nginx and web both write an access log. Measured ${new Date().toISOString().slice(0, 16)}Z, load average ${startLoad.toFixed(1)} at the start.`,
   '',
-  '| file | nginx req/s | web req/s | web / nginx | goal | nginx p99 | web p99 | req per CPU-s nginx / web (ratio) | express-only req/s | express-only / nginx |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| file | efficiency vs nginx | goal | nginx CPU µs/req | web CPU µs/req | floor CPU µs/req | express-only CPU µs/req | nginx req/s | web req/s | floor req/s | nginx p99 | web p99 |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (r) =>
-      `| ${r.size} | ${f0(r.nginx.rps)} | ${f0(r.web.rps)} | **${f2(r.webRatio)}×** | ≥ ${r.goal}× | ${f2(r.nginx.p99ms)} ms | ${f2(r.web.p99ms)} ms | ${f0(r.perCpu.nginx)} / ${f0(r.perCpu.web)} (${f2(r.perCpu.web / r.perCpu.nginx)}×) | ${f0(r.express.rps)} | ${f2(r.expressRatio)}× |`,
+      `| ${r.size} | **${f2(r.efficiency)}×** | ≥ ${r.goal}× | ${f1(r.us.nginx)} | ${f1(r.us.web)} | ${f1(r.us.floor)} | ${f1(r.us.express)} | ${k(r.rps.nginx)} | ${k(r.rps.web)} | ${k(r.rps.floor)} | ${f2(median(r.runs.nginx.map((x) => x.p99Ms)))} ms | ${f2(median(r.runs.web.map((x) => x.p99Ms)))} ms |`,
   ),
   '',
-  '"web" answers cached hits on the raw http fast path; "express-only" is the same binary with',
-  '`--fast-path false`, every request through the express app. "req per CPU-s" divides the requests',
-  'served by the CPU time the server process(es) used (/proc utime+stime): it moves less than req/s',
-  'when other work shares the machine.',
-  ...(rows.some((r) => r.nginx.errors + r.web.errors + r.express.errors)
-    ? [
-        '',
-        `errors (non-2xx or socket): ${rows.map((r) => `${r.size} nginx ${r.nginx.errors} web ${r.web.errors} express ${r.express.errors}`).join('; ')}`,
-      ]
-    : []),
-].join('\n');
+  'Spread over the rounds (CPU µs per request, lowest–highest; efficiency = nginx µs / web µs per round):',
+  '',
+  '| file | nginx | web | floor | efficiency |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...rows.map(
+    (r) =>
+      `| ${r.size} | ${usSpread(r, 'nginx')} | ${usSpread(r, 'web')} | ${usSpread(r, 'floor')} | ${f2(r.efficiencySpread[0])}–${f2(r.efficiencySpread[1])}× |`,
+  ),
+  '',
+  ...rows.map(
+    (r) =>
+      `- ${r.size}: efficiency ≥ ${r.goal}× nginx: ${f2(r.efficiency)}× ${r.efficiency >= r.goal ? 'MET' : 'NOT MET'}; web costs ${f2(r.us.web / r.us.floor)}× the floor`,
+  ),
+  '',
+  '"efficiency" is nginx\'s CPU per request over web\'s (1× = as cheap as nginx). "web" answers cached',
+  'hits on the raw http fast path; "express-only" is the same binary with `--fast-path false`;',
+  '"floor" is bench/web/bare-server.ts, a node:http server answering the bytes from memory with no',
+  'features (no stat, no conditional requests, no access log): the least a Node server costs.',
+  ...(errors.length ? ['', `runs with errors (non-2xx or socket): ${errors.join(', ')}`] : []),
+];
+for (const r of rows.filter((x) => x.profile)) {
+  const p = r.profile!;
+  lines.push(
+    '',
+    `#### Where web's CPU goes, ${r.size} (node --cpu-prof, self time by share)`,
+    '',
+    '| part | share |',
+    '| --- | ---: |',
+    ...p.byCategory.map((c) => `| ${c.name} | ${c.share}% |`),
+    '',
+    '| function | where | share |',
+    '| --- | --- | ---: |',
+    ...p.topFunctions.map((f) => `| \`${f.name}\` | ${f.where} | ${f.share}% |`),
+  );
+}
+const table = lines.join('\n');
 console.log(`\n${table}\n`);
 const results = join(repo, 'bench/results');
 mkdirSync(results, { recursive: true });
 writeFileSync(join(results, 'web.md'), `# bench web\n\n${table}\n`);
 writeFileSync(
   join(results, 'web.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, seconds, rounds, connections, rows }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, pinned: PINNING ?? null, seconds, rounds, connections, loadAverage: startLoad, rows }, null, 2)}\n`,
 );

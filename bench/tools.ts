@@ -1,5 +1,5 @@
-// Helpers for the ambassador benchmark: start and stop processes, read their CPU time from /proc,
-// run wrk and parse what it prints. Node builtins only.
+// Helpers for the benchmarks: start and stop processes pinned to a core, read their CPU time from
+// /proc, run wrk and h2load and parse what they print. Node builtins only.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';

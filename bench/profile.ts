@@ -21,8 +21,16 @@ export function category(url: string, fn: string): string {
   if (url.includes('/pino') || url.includes('sonic-boom') || url.includes('thread-stream'))
     return 'access log (pino)';
   if (url.includes('prom-client')) return 'metrics (prom-client)';
-  if (url.includes('packages/ambassador/')) return 'ambassador code';
-  if (url.includes('packages/service/')) return 'service code';
+  if (
+    /node_modules\/(\.pnpm\/[^/]+\/node_modules\/)?(express|router|send|serve-static|finalhandler)\//.test(
+      url,
+    )
+  )
+    return 'express';
+  const lib = /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)\//.exec(url);
+  if (lib) return lib[1]!;
+  const pkg = /packages\/([\w-]+)\//.exec(url);
+  if (pkg) return `${pkg[1]} code`;
   if (/node:(_http|http)/.test(url)) return 'node http';
   if (/node:(net|internal\/stream_base|internal\/net|internal\/dns|dns)/.test(url)) return 'node net';
   if (/node:(internal\/streams|stream)/.test(url)) return 'node streams';
