@@ -64,6 +64,15 @@ function linesIn(buf: Buffer): number {
   return n;
 }
 
+/**
+ * The whole response is in the kernel's hands: ended, and nothing queued in Node. A cache hit
+ * usually is, as soon as it is answered; Node 24 only calls it finished a tick later (and
+ * `writableFinished` then). nginx logs at that same point (after the last bytes were sent).
+ */
+function handedOver(res: ServerResponse): boolean {
+  return res.writableEnded && res.outputSize === 0 && res.socket !== null && res.socket.writableLength === 0;
+}
+
 export class AccessLog {
   readonly #opts: AccessLogOptions;
   readonly #now: () => number;
@@ -128,7 +137,7 @@ export class AccessLog {
    */
   track(req: IncomingMessage, res: ServerResponse, start: number): void {
     if (!this.enabled) return;
-    if (res.writableFinished) this.#done(req, res, start);
+    if (res.writableFinished || handedOver(res)) this.#done(req, res, start);
     else {
       // Read the peer address now: once the connection is gone, Node cannot tell it any more.
       void req.socket.remoteAddress;
