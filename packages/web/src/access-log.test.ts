@@ -2,6 +2,8 @@
 // JSON, self-rotation by size, reopening after rename-away, truncation and SIGHUP, and a final
 // flush that loses no line.
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, truncateSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AccessLog } from './access-log.ts';
@@ -152,6 +154,34 @@ describe('access log files', () => {
 });
 
 describe('AccessLog writer', () => {
+  it('logs a response the kernel took whole at once; a big one only when it is done', async () => {
+    n++;
+    const log = new AccessLog({ destination: logPath(), format: 'combined', maxSize: 0, keep: 1 });
+    const heldAfterTrack: Record<string, number> = {};
+    const server = createServer((req, res) => {
+      const body = Buffer.alloc(req.url === '/big' ? 16 * 1024 * 1024 : 1024, 0x78);
+      res.writeHead(200, { 'content-length': String(body.length) });
+      res.end(body);
+      const before = log.held;
+      log.track(req, res, performance.now());
+      heldAfterTrack[req.url!] = log.held - before;
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await http(port, '/small');
+      await http(port, '/big');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    expect(heldAfterTrack).toEqual({ '/small': 1, '/big': 0 });
+    await log.close();
+    expect(lines(logPath()).map((l) => l.split('"')[1])).toEqual([
+      'GET /small HTTP/1.1',
+      'GET /big HTTP/1.1',
+    ]);
+  });
+
   it('flushes every queued line on close', async () => {
     n++;
     const log = new AccessLog({ destination: logPath(), format: 'combined', maxSize: 0, keep: 1 });

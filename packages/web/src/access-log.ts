@@ -64,6 +64,15 @@ function linesIn(buf: Buffer): number {
   return n;
 }
 
+/**
+ * The whole response is in the kernel's hands: ended, and nothing queued in Node. A cache hit
+ * usually is, as soon as it is answered; Node 24 only calls it finished a tick later (and
+ * `writableFinished` then). nginx logs at that same point (after the last bytes were sent).
+ */
+function handedOver(res: ServerResponse): boolean {
+  return res.writableEnded && res.outputSize === 0 && res.socket !== null && res.socket.writableLength === 0;
+}
+
 export class AccessLog {
   readonly #opts: AccessLogOptions;
   readonly #now: () => number;
@@ -73,6 +82,8 @@ export class AccessLog {
   #pendingBytes = 0;
   #writing = false;
   #scheduled = false;
+  /** The flush time of waiting lines passed while a write was in flight. */
+  #due = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #reopenWanted = false;
   #closed = false;
@@ -126,7 +137,7 @@ export class AccessLog {
    */
   track(req: IncomingMessage, res: ServerResponse, start: number): void {
     if (!this.enabled) return;
-    if (res.writableFinished) this.#done(req, res, start);
+    if (res.writableFinished || handedOver(res)) this.#done(req, res, start);
     else {
       // Read the peer address now: once the connection is gone, Node cannot tell it any more.
       void req.socket.remoteAddress;
@@ -166,7 +177,14 @@ export class AccessLog {
     }
     this.#pending.push(line);
     this.#pendingBytes += line.length + 1;
-    // Like nginx's `access_log … buffer=64k flush=…`: one write per 64 KiB or per FLUSH_MS.
+    this.#schedule();
+  }
+
+  /**
+   * Like nginx's `access_log … buffer=64k flush=…`: one write per 64 KiB, or FLUSH_MS after the
+   * oldest line waiting, never one per line. Called when lines are queued and when a write ends.
+   */
+  #schedule(): void {
     if (this.#pendingBytes >= BATCH_BYTES) {
       if (this.#flushTimer) clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
@@ -174,10 +192,12 @@ export class AccessLog {
         this.#scheduled = true;
         setImmediate(() => this.#flush());
       }
-    } else if (!this.#flushTimer && !this.#scheduled) {
+    } else if (this.#pending.length && !this.#flushTimer && !this.#scheduled) {
       this.#flushTimer = setTimeout(() => {
         this.#flushTimer = undefined;
-        this.#flush();
+        // Lines are due now; a write in flight writes them as soon as it ends.
+        if (this.#writing) this.#due = true;
+        else this.#flush();
       }, FLUSH_MS);
     }
   }
@@ -308,7 +328,9 @@ export class AccessLog {
 
   #flush(): void {
     this.#scheduled = false;
-    if (this.#writing || this.#closed || this.#retryTimer) return;
+    if (this.#writing) return; // its end looks again (see done below)
+    this.#due = false;
+    if (this.#closed || this.#retryTimer) return;
     if (this.#reopenWanted) {
       this.#reopenWanted = false;
       this.#reopenNow();
@@ -345,7 +367,11 @@ export class AccessLog {
       }
       this.#writing = false;
       for (const r of this.#idle.splice(0)) r();
-      if (!this.#retryTimer && (this.#pending.length || this.#reopenWanted)) this.#flush();
+      // What was queued meanwhile waits for a full batch or its flush time, as before the write:
+      // writing it at once would turn a busy server's log into one small write per request.
+      if (this.#retryTimer) return;
+      if (this.#due || this.#reopenWanted) this.#flush();
+      else this.#schedule();
     };
     write(fd, buf, 0, buf.length, null, done);
   }
