@@ -2,7 +2,6 @@
 // write for whatever arrived while the previous write was in flight. The real fs.write does the
 // writing; the test only records the size of each call.
 
-import type * as fs from 'node:fs';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -14,7 +13,14 @@ vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
   return {
     ...real,
-    write: (fd: number, buf: Buffer, off: number, len: number, pos: null, cb: fs.WriteCallback<Buffer>) => {
+    write: (
+      fd: number,
+      buf: Buffer,
+      off: number,
+      len: number,
+      pos: null,
+      cb: (err: NodeJS.ErrnoException | null, written: number, buffer: Buffer) => void,
+    ) => {
       writes.push(len);
       return real.write(fd, buf, off, len, pos, cb);
     },

@@ -70,7 +70,13 @@ function linesIn(buf: Buffer): number {
  * `writableFinished` then). nginx logs at that same point (after the last bytes were sent).
  */
 function handedOver(res: ServerResponse): boolean {
-  return res.writableEnded && res.outputSize === 0 && res.socket !== null && res.socket.writableLength === 0;
+  // `outputSize` is documented (http.OutgoingMessage) but missing from @types/node.
+  return (
+    res.writableEnded &&
+    (res as ServerResponse & { outputSize: number }).outputSize === 0 &&
+    res.socket !== null &&
+    res.socket.writableLength === 0
+  );
 }
 
 export class AccessLog {
