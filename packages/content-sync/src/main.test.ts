@@ -47,6 +47,15 @@ describe('settings', () => {
       /SYNC_TARGET: "\/dev\/www" is on a kernel file system/,
     ],
     [{ SYNC_SOURCE: '/srv/content', SYNC_WEBHOOK_URL: 'not a url' }, /SYNC_WEBHOOK_URL/],
+    [
+      { SYNC_SOURCE: 'https://example.test/site.git' },
+      /--source \/ SYNC_SOURCE: "https:\/\/example\.test\/site\.git" names a git repository/,
+    ],
+    [{ SYNC_SOURCE: 'git+https://example.test/site.git', SYNC_DEPTH: '-1' }, /--depth \/ SYNC_DEPTH: "-1"/],
+    [
+      { SYNC_SOURCE: '/srv/content', SYNC_REF: 'main' },
+      /--ref \/ SYNC_REF: "main" applies to git sources only/,
+    ],
   ])('exits 2 with one line naming the setting: %o', async (env, why) => {
     const c = run(env);
     expect(await c.exited).toBe(2);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveError, type ArchiveLimits, checkArchive } from './archive-check.ts';
+import { SourceFailure } from './source-http.ts';
 import { unpackArchive } from './unpack.ts';
 
 export type Fetched =
@@ -55,7 +56,10 @@ export class ArchiveSource {
       res = await fetch(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     } catch (err) {
       const cause = (err as Error & { cause?: Error }).cause;
-      throw new ArchiveError(`cannot GET ${url}: ${cause?.message ?? (err as Error).message}`);
+      throw new SourceFailure(
+        `cannot GET ${url}: ${cause?.message ?? (err as Error).message}`,
+        'unreachable',
+      );
     }
     if (res.status === 304) {
       await res.body?.cancel();
@@ -69,8 +73,16 @@ export class ArchiveSource {
     }
     if (res.status !== 200 || !res.body) {
       await res.body?.cancel();
-      throw new ArchiveError(
-        `GET ${url} answered ${res.status} ${res.statusText}; keeping the current snapshot`,
+      const s = res.status;
+      throw new SourceFailure(
+        `GET ${url} answered ${s} ${res.statusText}; keeping the current snapshot`,
+        s === 401 || s === 403
+          ? 'auth'
+          : s === 404 || s === 410
+            ? 'not_found'
+            : s >= 500
+              ? 'unreachable'
+              : 'other',
       );
     }
     const declared = Number(res.headers.get('content-length') ?? Number.NaN);
@@ -132,10 +144,13 @@ export class ArchiveSource {
     } catch (err) {
       discard();
       if (signal?.aborted) throw signal.reason;
-      if (err instanceof ArchiveError) throw err;
+      if (err instanceof ArchiveError || err instanceof SourceFailure) throw err;
       const e = err as NodeJS.ErrnoException;
       if (e.name === 'AbortError' || e.name === 'TimeoutError')
-        throw new ArchiveError(`download of ${url} took longer than --http-timeout / SYNC_HTTP_TIMEOUT`);
+        throw new SourceFailure(
+          `download of ${url} took longer than --http-timeout / SYNC_HTTP_TIMEOUT`,
+          'unreachable',
+        );
       throw new ArchiveError(`cannot unpack ${url}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
     }
   }
