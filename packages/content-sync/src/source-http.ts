@@ -80,6 +80,11 @@ export async function sourceRequest(url: string, req: SourceRequest): Promise<So
   }
 }
 
+/**
+ * One exchange. A kept-alive connection the server closed just as it was reused (its idle timeout,
+ * a load balancer's) fails before any answer: that request is sent once more, on a new connection,
+ * as Node's documentation advises (every request here only reads).
+ */
 function once(
   url: string,
   method: string,
@@ -88,6 +93,7 @@ function once(
   signal: AbortSignal,
   req: SourceRequest,
   shown: string,
+  retried = false,
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     let parsed: URL;
@@ -109,6 +115,13 @@ function once(
     );
     r.on('error', (err: NodeJS.ErrnoException) => {
       if (req.signal?.aborted) reject(req.signal.reason);
+      else if (
+        !signal.aborted &&
+        !retried &&
+        r.reusedSocket &&
+        (err.code === 'ECONNRESET' || err.code === 'EPIPE')
+      )
+        resolve(once(url, method, headers, body, signal, req, shown, true));
       else if (signal.aborted)
         reject(
           new SourceFailure(
