@@ -5,6 +5,7 @@ import {
   duration,
   int,
   list,
+  path,
   port,
   SettingError,
   type Settings,
@@ -118,6 +119,11 @@ export const settings = {
     env: 'SYNC_WEBHOOK_RETRIES',
     default: '5',
     help: 'How many times a failed webhook call is retried, with exponential backoff from 250ms.',
+  }),
+  triggerTokenFile: setting(path(), {
+    flag: 'trigger-token-file',
+    env: 'SYNC_TRIGGER_TOKEN_FILE',
+    help: "POST /sync on the admin port must carry this file's token (Authorization: Bearer <token>), else 401; unset: no token asked for.",
   }),
   adminPort: setting(port(), {
     flag: 'admin-port',

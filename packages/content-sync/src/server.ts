@@ -1,4 +1,4 @@
-// Wires one content-sync process: the syncer, and the admin server (/healthz /readyz /metrics).
+// Wires one content-sync process: the syncer, and the admin server (/healthz /readyz /metrics, POST /sync).
 // With --once it syncs and waits for the webhook; runMain then exits 0 (published or unchanged),
 // or 1 with the reason.
 import {
@@ -9,10 +9,12 @@ import {
   type Logger,
   listen,
   type Running,
+  SettingError,
 } from '@multipod/service';
 import { type Config, resolveSource } from './config.ts';
 import { Syncer } from './syncer.ts';
 import { checkTarget } from './target.ts';
+import { readToken, triggerRoute } from './trigger.ts';
 
 export interface StartedContentSync extends Running {
   readonly syncer: Syncer;
@@ -26,6 +28,14 @@ export async function startContentSync(
 ): Promise<StartedContentSync> {
   const source = resolveSource(config);
   checkTarget(config.target, source);
+  if (config.triggerTokenFile !== undefined)
+    try {
+      readToken(config.triggerTokenFile);
+    } catch (err) {
+      throw new SettingError(
+        `invalid setting --trigger-token-file / SYNC_TRIGGER_TOKEN_FILE: ${JSON.stringify(config.triggerTokenFile)} cannot be read as a token: ${(err as Error).message}`,
+      );
+    }
   const syncer = new Syncer(config, source, { log });
   await syncer.prepare();
   log.info(
@@ -44,13 +54,17 @@ export async function startContentSync(
     return { syncer, adminPort: undefined, stop: () => syncer.stop(), done };
   }
 
-  const admin = createAdminServer({ health: syncer.health, registry: syncer.metrics.registry });
+  const admin = createAdminServer({
+    health: syncer.health,
+    registry: syncer.metrics.registry,
+    routes: [triggerRoute({ wake: () => syncer.wake(), tokenFile: config.triggerTokenFile, log })],
+  });
   const adminPort = await listen(admin, {
     port: config.adminPort,
     host: config.adminHost,
     setting: '--admin-port / SYNC_ADMIN_PORT',
   });
-  log.info({ port: adminPort }, 'admin server listening (/healthz /readyz /metrics)');
+  log.info({ port: adminPort }, 'admin server listening (/healthz /readyz /metrics, POST /sync)');
   // The first sync may take a while on a big tree; probes are answered meanwhile.
   const started = syncer.start();
   return {

@@ -99,6 +99,17 @@ describe('git source', () => {
     expect(polls.filter((r) => r.method === 'POST').every((r) => r.bytes < 500)).toBe(true);
   });
 
+  it('a push notification (wake, as POST /sync) publishes at once, without waiting for the interval', async () => {
+    repo.commit({ 'index.html': 'v1' });
+    const t = await start(git(), { interval: 3_600_000 });
+    const c2 = repo.commit({ 'index.html': 'v2' });
+    const t0 = Date.now();
+    t.syncer.wake();
+    await waitFor('v2', () => currentTree(target)?.['index.html'] === 'v2', 5_000);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(t.logs.filter((l) => l.msg === 'published').at(-1)?.commit).toBe(c2);
+  });
+
   it('fetches only what a new commit adds (a thin pack), and links the unchanged files', async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 300; i++) files[`d${i % 10}/f${i}.txt`] = `file ${i} `.repeat(40);
@@ -338,6 +349,7 @@ describe('a 10,000-file repository', () => {
     for (let i = 0; i < 10_000; i++) files[`d${Math.floor(i / 100)}/f${i % 100}.txt`] = `file ${i}\n`;
     repo.commit(files, 'big');
     const t = await start(git(), { interval: 200 });
+    expect(t.syncer.current, JSON.stringify(t.logs.filter((l) => l.level === 'error'))).toBeDefined();
     const first = realpathSync(join(target, 'current'));
     expect(readdirSync(first)).toHaveLength(100);
     expect(readFileSync(join(first, 'd99/f99.txt'), 'utf8')).toBe('file 9999\n');

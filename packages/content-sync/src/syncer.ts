@@ -188,6 +188,11 @@ export class Syncer {
     this.#pool.startPruning();
   }
 
+  /** Syncs soon, reading the whole source (POST /sync: a push notification). */
+  wake(): void {
+    if (!this.#stopping) this.#scheduler.wake();
+  }
+
   /** Waits for the webhook call of the last publish (with its retries). */
   async flush(): Promise<void> {
     await this.#webhook?.idle();
