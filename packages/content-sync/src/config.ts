@@ -120,6 +120,31 @@ export const settings = {
     default: '5',
     help: 'How many times a failed webhook call is retried, with exponential backoff from 250ms.',
   }),
+  username: setting(text('<name>'), {
+    flag: 'username',
+    env: 'SYNC_USERNAME',
+    help: 'git or archive URL: basic-auth user name, with --password-file (for an access token, any name the server takes, e.g. x-access-token).',
+  }),
+  passwordFile: setting(path(), {
+    flag: 'password-file',
+    env: 'SYNC_PASSWORD_FILE',
+    help: 'git or archive URL: file holding the basic-auth password or access token (a Secret key); read again at every sync.',
+  }),
+  bearerTokenFile: setting(path(), {
+    flag: 'bearer-token-file',
+    env: 'SYNC_BEARER_TOKEN_FILE',
+    help: 'git or archive URL: file holding a token sent as Authorization: Bearer <token>; read again at every sync.',
+  }),
+  headersFile: setting(path(), {
+    flag: 'headers-file',
+    env: 'SYNC_HEADERS_FILE',
+    help: 'git or archive URL: file of request headers, one "Name: value" a line (e.g. Authorization: Bearer …, a CDN key); read again at every sync.',
+  }),
+  caFile: setting(path(), {
+    flag: 'ca-file',
+    env: 'SYNC_CA_FILE',
+    help: 'PEM certificates trusted for https sources, besides the system CAs (a private CA); read again at every sync.',
+  }),
   triggerTokenFile: setting(path(), {
     flag: 'trigger-token-file',
     env: 'SYNC_TRIGGER_TOKEN_FILE',

@@ -14,8 +14,10 @@ export interface GitHttpOptions {
   maxBytes: number;
   /** Cancels the request in flight (shutdown). */
   signal: () => AbortSignal | undefined;
-  /** Headers sent to the repository's origin only (credentials). */
+  /** Headers sent to the repository's origin only (credentials), read for each request. */
   credentials?: () => Record<string, string>;
+  /** Certificates trusted for https, read for each request; undefined: the system's. */
+  ca?: () => string[] | undefined;
   /** Called once when the repository answered from another URL. */
   onMoved?: (from: string, to: string) => void;
 }
@@ -33,7 +35,8 @@ export function gitHttp(opts: GitHttpOptions): HttpClient {
       const secret = opts.credentials?.() ?? {};
       const res = await sourceRequest(url, {
         method: req.method === 'POST' ? 'POST' : 'GET',
-        headers: { ...req.headers, ...secret },
+        headers: merge(secret, req.headers ?? {}),
+        ca: opts.ca?.(),
         secret: new Set(Object.keys(secret).map((k) => k.toLowerCase())),
         ...(body ? { body } : {}),
         signal: opts.signal(),
@@ -59,6 +62,14 @@ export function gitHttp(opts: GitHttpOptions): HttpClient {
       };
     },
   };
+}
+
+/** The git protocol's own headers win over a headers file's; the credentials' Authorization over all. */
+function merge(secret: Record<string, string>, own: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { ...secret };
+  for (const [k, v] of Object.entries(own)) out[k.toLowerCase()] = v;
+  if (secret.authorization) out.authorization = secret.authorization;
+  return out;
 }
 
 async function collect(body: AsyncIterableIterator<Uint8Array>): Promise<Buffer> {

@@ -56,6 +56,14 @@ describe('settings', () => {
       { SYNC_SOURCE: '/srv/content', SYNC_REF: 'main' },
       /--ref \/ SYNC_REF: "main" applies to git sources only/,
     ],
+    [
+      { SYNC_SOURCE: '/srv/content', SYNC_BEARER_TOKEN_FILE: '/etc/hostname' },
+      /--bearer-token-file \/ SYNC_BEARER_TOKEN_FILE: applies to URL sources/,
+    ],
+    [
+      { SYNC_SOURCE: 'git+https://example.test/site.git', SYNC_USERNAME: 'u', SYNC_PASSWORD_FILE: '/nope' },
+      /--password-file \/ SYNC_PASSWORD_FILE: "\/nope": cannot read \/nope \(ENOENT\)/,
+    ],
   ])('exits 2 with one line naming the setting: %o', async (env, why) => {
     const c = run(env);
     expect(await c.exited).toBe(2);

@@ -12,6 +12,7 @@ import {
   SettingError,
 } from '@multipod/service';
 import { type Config, resolveSource } from './config.ts';
+import { Credentials } from './credentials.ts';
 import { Syncer } from './syncer.ts';
 import { checkTarget } from './target.ts';
 import { readToken, triggerRoute } from './trigger.ts';
@@ -36,7 +37,13 @@ export async function startContentSync(
         `invalid setting --trigger-token-file / SYNC_TRIGGER_TOKEN_FILE: ${JSON.stringify(config.triggerTokenFile)} cannot be read as a token: ${(err as Error).message}`,
       );
     }
-  const syncer = new Syncer(config, source, { log });
+  const credentials = new Credentials(config);
+  const given = credentials.any;
+  if (source.kind === 'dir' && given)
+    throw new SettingError(
+      `invalid setting ${given}: applies to URL sources (git+https://…, a .tar.gz URL), and --source is the directory ${config.source}`,
+    );
+  const syncer = new Syncer(config, source, { log, credentials });
   await syncer.prepare();
   log.info(
     { source: config.source, target: config.target, kind: source.kind, once: config.once },

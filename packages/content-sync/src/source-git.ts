@@ -7,6 +7,7 @@
 // credentials is a failed sync: the published snapshot stays.
 import type { Logger } from '@multipod/service';
 import git, { Errors, type ReadObjectResult } from 'isomorphic-git';
+import type { Credentials } from './credentials.ts';
 import type { Filter } from './filter.ts';
 import { gitHttp } from './git-http.ts';
 import { MemoryStore } from './git-store.ts';
@@ -26,6 +27,8 @@ export interface GitSourceOptions {
   maxFiles: number;
   maxBytes: number;
   timeoutMs: number;
+  /** Credentials, headers and CA (files read again at every request). */
+  credentials?: Credentials | undefined;
   log: Logger;
 }
 
@@ -73,6 +76,9 @@ export class GitSource {
       timeoutMs: opts.timeoutMs,
       maxBytes: opts.maxBytes,
       signal: () => this.#signal,
+      ...(opts.credentials
+        ? { credentials: () => opts.credentials!.headers(), ca: () => opts.credentials!.ca() }
+        : {}),
       onMoved: (from, to) => opts.log.warn({ from, to }, 'the git repository answers from another URL'),
     });
   }
@@ -243,8 +249,16 @@ export class GitSource {
     if (e.code === Errors.HttpError.code) {
       const status = e.data?.statusCode ?? 0;
       const said = `${url} answered ${status} ${e.data?.statusMessage ?? ''}`.trim();
-      if (status === 401) return fail(`${said}: it asks for credentials`, 'auth');
-      if (status === 403) return fail(`${said}: access refused`, 'auth');
+      const sent = this.#opts.credentials?.sends;
+      if (status === 401)
+        return fail(
+          sent
+            ? `${said}: the credentials were refused (${sent})`
+            : `${said}: it asks for credentials (--username / SYNC_USERNAME with --password-file / SYNC_PASSWORD_FILE, or --bearer-token-file / SYNC_BEARER_TOKEN_FILE)`,
+          'auth',
+        );
+      if (status === 403)
+        return fail(`${said}: access refused${sent ? ` to the credentials (${sent})` : ''}`, 'auth');
       if (status === 404) return fail(`${said}: no git repository there`, 'not_found');
       return fail(said, status >= 500 ? 'unreachable' : 'other');
     }

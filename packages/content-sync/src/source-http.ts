@@ -28,6 +28,8 @@ export interface SourceRequest {
   timeoutMs: number;
   /** The response body is cut (with a SourceFailure) past this many bytes. */
   maxBytes: number;
+  /** Certificates trusted for https (the system's plus SYNC_CA_FILE's); undefined: the system's. */
+  ca?: string[] | undefined;
 }
 
 export interface SourceResponse {
@@ -37,6 +39,8 @@ export interface SourceResponse {
   statusText: string;
   headers: IncomingHttpHeaders;
   body: AsyncIterable<Buffer>;
+  /** Drops the body unread (a 304, an error status), and its connection with it. */
+  cancel(): void;
 }
 
 const MAX_REDIRECTS = 5;
@@ -59,6 +63,7 @@ export async function sourceRequest(url: string, req: SourceRequest): Promise<So
         statusText: res.statusMessage ?? '',
         headers: res.headers,
         body: limited(res, req.maxBytes, url, signal, deadline, req.timeoutMs),
+        cancel: () => res.destroy(),
       };
     res.resume();
     if (hop >= MAX_REDIRECTS)
@@ -110,6 +115,7 @@ function once(
         method,
         headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
         signal,
+        ...(req.ca && parsed.protocol === 'https:' ? { ca: req.ca } : {}),
       },
       resolve,
     );
@@ -127,6 +133,13 @@ function once(
           new SourceFailure(
             `${shown}: no answer within ${req.timeoutMs}ms (--http-timeout / SYNC_HTTP_TIMEOUT)`,
             'unreachable',
+          ),
+        );
+      else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(err.code ?? ''))
+        reject(
+          new SourceFailure(
+            `${shown}: its TLS certificate is not trusted: ${describe(err)} (a private CA goes in --ca-file / SYNC_CA_FILE)`,
+            'refused',
           ),
         );
       else reject(new SourceFailure(`cannot reach ${shown}: ${describe(err)}`, 'unreachable'));

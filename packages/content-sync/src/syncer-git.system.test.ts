@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { renderMetrics } from '@multipod/service';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SourceKind } from './config.ts';
+import { Credentials } from './credentials.ts';
 import {
   currentTree,
   makeSyncer,
@@ -258,6 +259,64 @@ describe('git source', () => {
       expect(await metric(running, 'content_sync_errors_total{reason="auth"}')).toBe(1);
     } finally {
       await locked.stop();
+    }
+  });
+
+  it('basic auth from files: a wrong password is a clear error and publishes nothing; the right one (rotated in) publishes', async () => {
+    const locked = await startGitServer({ root, auth: { user: 'deploy', password: 'right horse' } });
+    try {
+      const c1 = repo.commit({ 'index.html': 'v1' });
+      const passwordFile = join(root, 'password');
+      writeFileSync(passwordFile, 'battery staple\n');
+      running = makeSyncer(
+        git({ url: `${locked.base}/site.git` }),
+        { target, interval: 100 },
+        { credentials: new Credentials({ username: 'deploy', passwordFile }) },
+      );
+      await running.syncer.prepare();
+      const refused = await running.syncer.syncNow();
+      expect(refused.error).toMatch(
+        /answered 401 Unauthorized: the credentials were refused \(--username \/ SYNC_USERNAME and --password-file \/ SYNC_PASSWORD_FILE\)/,
+      );
+      expect(snapshotIds(target)).toEqual([]);
+      expect(await metric(running, 'content_sync_errors_total{reason="auth"}')).toBe(1);
+      expect(JSON.stringify(running.logs)).not.toMatch(/battery/);
+      writeFileSync(passwordFile, 'right horse\n'); // the Secret updated: read at the next sync
+      expect(await running.syncer.syncNow()).toMatchObject({ result: 'published', commit: c1 });
+      expect(currentTree(target)).toEqual({ 'index.html': 'v1' });
+    } finally {
+      await locked.stop();
+    }
+  });
+
+  it('https with a private CA: refused without SYNC_CA_FILE, fetched with it', async () => {
+    const tls = join(import.meta.dirname, '../testdata/tls');
+    const secure = await startGitServer({
+      root,
+      tls: {
+        cert: readFileSync(join(tls, 'server.pem'), 'utf8'),
+        key: readFileSync(join(tls, 'server.key'), 'utf8'),
+      },
+    });
+    try {
+      repo.commit({ 'index.html': 'over tls' });
+      const source = git({ url: `${secure.base}/site.git` });
+      running = makeSyncer(source, { target, interval: 100 });
+      await running.syncer.prepare();
+      expect((await running.syncer.syncNow()).error).toMatch(
+        /its TLS certificate is not trusted: .*SYNC_CA_FILE/,
+      );
+      await running.stop();
+      running = makeSyncer(
+        source,
+        { target, interval: 100 },
+        { credentials: new Credentials({ caFile: join(tls, 'ca.pem') }) },
+      );
+      await running.syncer.prepare();
+      expect((await running.syncer.syncNow()).result).toBe('published');
+      expect(currentTree(target)).toEqual({ 'index.html': 'over tls' });
+    } finally {
+      await secure.stop();
     }
   });
 

@@ -8,6 +8,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { Health, type Logger } from '@multipod/service';
 import { ArchiveError } from './archive-check.ts';
 import type { Config, SourceKind } from './config.ts';
+import type { Credentials } from './credentials.ts';
 import { createFilter, type Filter } from './filter.ts';
 import { createMetrics, type RunResult, type SyncMetrics } from './metrics.ts';
 import { prepareTarget, swapCurrent } from './publish.ts';
@@ -40,6 +41,8 @@ export type SyncerConfig = Pick<
 
 export interface SyncerDeps {
   log: Logger;
+  /** For a URL source: credentials, headers, CA (checked at start-up, files read again per sync). */
+  credentials?: Credentials | undefined;
   metrics?: SyncMetrics;
   now?: () => number;
 }
@@ -120,6 +123,7 @@ export class Syncer {
         timeoutMs: cfg.httpTimeout,
         maxBytes: cfg.maxBytes,
         maxFiles: cfg.maxFiles,
+        credentials: deps.credentials,
       });
     if (source.kind === 'git')
       this.#git = new GitSource({
@@ -131,6 +135,7 @@ export class Syncer {
         maxFiles: cfg.maxFiles,
         maxBytes: cfg.maxBytes,
         timeoutMs: cfg.httpTimeout,
+        credentials: deps.credentials,
         log: this.#log,
       });
     this.health = new Health({

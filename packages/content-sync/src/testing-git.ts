@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 
@@ -21,6 +22,8 @@ export interface GitServerOptions {
   root: string;
   /** Basic auth the bridge demands (401 otherwise), as a server in front of git would. */
   auth?: { user: string; password: string };
+  /** Serve https with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
 }
 
 export interface GitRequest {
@@ -32,7 +35,7 @@ export interface GitRequest {
 }
 
 export interface GitServer {
-  /** http://127.0.0.1:<port> */
+  /** http(s)://127.0.0.1:<port> */
   readonly base: string;
   /** Requests answered: path, status, response body bytes (for tests that count round trips). */
   readonly requests: GitRequest[];
@@ -70,7 +73,8 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     }
     cgi(opts.root, url, req, res, opts.auth?.user, note);
   };
-  let server: Server = createServer(handler);
+  const make = (): Server => (opts.tls ? createHttpsServer(opts.tls, handler) : createServer(handler));
+  let server: Server = make();
   const track = (s: Server) =>
     s.on('connection', (c: Socket) => {
       sockets.add(c);
@@ -79,14 +83,14 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
   track(server);
   const port = await listenOn(server, 0);
   return {
-    base: `http://127.0.0.1:${port}`,
+    base: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     async stop() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
     async restart() {
-      server = createServer(handler);
+      server = make();
       track(server);
       await listenOn(server, port);
     },
