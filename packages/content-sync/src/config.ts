@@ -112,7 +112,7 @@ export const settings = {
   webhookUrl: setting(text('<url>'), {
     flag: 'webhook-url',
     env: 'SYNC_WEBHOOK_URL',
-    help: 'POSTed {"snapshot":"<id>"} after every publish (the first one too), so a main container can reload.',
+    help: 'POSTed {"snapshot":"<id>"} after every publish (the first one too), so a main container can reload; for git also "commit", and the Gitsync-Hash header as git-sync sends it.',
   }),
   webhookRetries: setting(int(0, 100), {
     flag: 'webhook-retries',

@@ -3,8 +3,9 @@
 // costs one ls-refs; force-pushes, moved tags, commit ids, SYNC_GIT_ROOT; and every way the
 // source breaks (ref deleted, server down, credentials asked for) keeps the last good snapshot.
 import { readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { renderMetrics } from '@multipod/service';
+import { closeServer, listen, renderMetrics } from '@multipod/service';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SourceKind } from './config.ts';
 import { Credentials } from './credentials.ts';
@@ -109,6 +110,29 @@ describe('git source', () => {
     await waitFor('v2', () => currentTree(target)?.['index.html'] === 'v2', 5_000);
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(t.logs.filter((l) => l.msg === 'published').at(-1)?.commit).toBe(c2);
+  });
+
+  it("calls the webhook after each publish with the commit, in the body and in git-sync's Gitsync-Hash header", async () => {
+    const calls: Array<{ hash: string | undefined; body: unknown }> = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        calls.push({ hash: req.headers['gitsync-hash'] as string | undefined, body: JSON.parse(body) });
+        res.writeHead(200).end();
+      });
+    });
+    const port = await listen(hook, { port: 0, host: '127.0.0.1', setting: 'test webhook' });
+    try {
+      const c1 = repo.commit({ 'index.html': 'v1' });
+      const t = await start(git(), { webhookUrl: `http://127.0.0.1:${port}/hook` });
+      await t.syncer.flush();
+      expect(calls).toEqual([{ hash: c1, body: { snapshot: t.syncer.current, commit: c1 } }]);
+    } finally {
+      await closeServer(hook);
+    }
   });
 
   it('fetches only what a new commit adds (a thin pack), and links the unchanged files', async () => {

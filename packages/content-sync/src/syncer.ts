@@ -344,7 +344,7 @@ export class Syncer {
       },
       'published',
     );
-    void this.#webhook?.notify(built.id);
+    void this.#webhook?.notify(built.id, commit);
     return built.id;
   }
 
