@@ -45,8 +45,14 @@ export type GitFetched =
 const GITDIR = '/repo.git';
 /** The last commit fetched, offered to the server as one we have (so it sends only what is new). */
 const HAVE_REF = 'refs/content-sync/fetched';
-/** Past this many packs (one per fetch) the store is emptied, and the next fetch is a whole one. */
-const MAX_PACKS = 16;
+/**
+ * The store keeps every pack fetched (one per new commit, a few KB for a small change) as the base
+ * the next thin pack builds on. It is emptied, and the next fetch is a whole one (a first clone's
+ * time and memory), only once the packs fetched since the last whole fetch hold as much again as
+ * it did (plus 1 MiB), or past this many packs (each object read looks through every pack).
+ */
+const MAX_PACKS = 256;
+const GROWTH_SLACK = 2 ** 20;
 const FULL_SHA = /^[0-9a-f]{40}$/;
 
 interface Wanted {
@@ -63,6 +69,8 @@ export class GitSource {
   readonly #http: ReturnType<typeof gitHttp>;
   #store = new MemoryStore();
   #ready = false;
+  /** Bytes the store held after its first (whole) fetch: what the later packs are measured against. */
+  #wholeBytes: number | undefined;
   #signal: AbortSignal | undefined;
   #published: GitTree | undefined;
   /** isomorphic-git's cache of parsed packs, for one sync (the store holds the packs between syncs). */
@@ -132,7 +140,10 @@ export class GitSource {
         published: () => {
           this.#published = tree;
           this.#cache = {};
-          if (this.#store.list(`${GITDIR}/objects/pack`).length > 2 * MAX_PACKS) this.#reset();
+          const bytes = this.#store.bytes;
+          this.#wholeBytes ??= bytes;
+          const packs = this.#store.list(`${GITDIR}/objects/pack`).length / 2;
+          if (packs > MAX_PACKS || bytes > 2 * this.#wholeBytes + GROWTH_SLACK) this.#reset();
         },
       };
     } catch (err) {
@@ -236,6 +247,7 @@ export class GitSource {
 
   /** Forgets every object: the next fetch is a whole one. */
   #reset(): void {
+    this.#wholeBytes = undefined;
     this.#store = new MemoryStore();
     this.#ready = false;
   }

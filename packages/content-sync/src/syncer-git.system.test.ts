@@ -157,6 +157,21 @@ describe('git source', () => {
     expect(Number(line.linked) + Number(line.kept ?? 0)).toBe(299);
   });
 
+  it('a long run of pushes keeps fetching thin packs: no whole refetch while the packs stay small', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) files[`d${i % 10}/f${i}.txt`] = `file ${i} `.repeat(40);
+    repo.commit(files);
+    await start();
+    const fullPack = Math.max(...server.requests.filter((r) => r.method === 'POST').map((r) => r.bytes));
+    server.requests.length = 0;
+    for (let n = 1; n <= 24; n++) {
+      repo.commit({ [`d${n % 10}/f${n}.txt`]: `push ${n}` });
+      await waitFor(`push ${n}`, () => currentTree(target)?.[`d${n % 10}/f${n}.txt`] === `push ${n}`);
+    }
+    const biggest = Math.max(...server.requests.filter((r) => r.method === 'POST').map((r) => r.bytes));
+    expect(biggest).toBeLessThan(fullPack / 10);
+  });
+
   it('ten pushes in a burst: the last one is served, and every snapshot is one whole commit', async () => {
     const version = (n: number) => ({
       'index.html': `v${n}`,
