@@ -56,7 +56,14 @@ export async function startContentSync(
       await syncer.flush();
       if (outcome.result === 'error')
         throw new FatalError(`sync failed: ${outcome.error}`, { source: config.source });
-      log.info({ snapshot: outcome.snapshot, result: outcome.result }, 'synced once; exiting');
+      log.info(
+        {
+          snapshot: outcome.snapshot,
+          ...(outcome.commit ? { commit: outcome.commit } : {}),
+          result: outcome.result,
+        },
+        'synced once; exiting',
+      );
     })();
     return { syncer, adminPort: undefined, stop: () => syncer.stop(), done };
   }

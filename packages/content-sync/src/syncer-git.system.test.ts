@@ -14,6 +14,7 @@ import {
   makeSyncer,
   readTree,
   removeDir,
+  runMain,
   snapshotIds,
   type TestSyncer,
   tempDir,
@@ -438,6 +439,38 @@ describe('git source', () => {
         'vendor/theme (a submodule: not fetched)',
       ]),
     );
+  });
+});
+
+describe('the process (dist/main.js)', () => {
+  it('SYNC_ONCE with credentials from files: a wrong password exits 1 and publishes nothing; the right one exits 0', async () => {
+    const locked = await startGitServer({ root, auth: { user: 'deploy', password: 'right-horse' } });
+    try {
+      const c1 = repo.commit({ 'index.html': 'once' });
+      const passwordFile = join(root, 'once-password');
+      writeFileSync(passwordFile, 'battery-staple-9\n');
+      const env = {
+        SYNC_SOURCE: `git+${locked.base}/site.git`,
+        SYNC_TARGET: target,
+        SYNC_ONCE: 'true',
+        SYNC_USERNAME: 'deploy',
+        SYNC_PASSWORD_FILE: passwordFile,
+      };
+      const refused = runMain(env);
+      expect(await refused.exited).toBe(1);
+      expect(refused.lines.find((l) => l.level === 'fatal')?.msg).toMatch(
+        /sync failed: .*answered 401 Unauthorized: the credentials were refused/,
+      );
+      expect(refused.stderr() + JSON.stringify(refused.lines)).not.toMatch(/battery/);
+      expect(snapshotIds(target)).toEqual([]);
+      writeFileSync(passwordFile, 'right-horse\n');
+      const ok = runMain(env);
+      expect(await ok.exited).toBe(0);
+      expect(currentTree(target)).toEqual({ 'index.html': 'once' });
+      expect(ok.lines.find((l) => l.msg === 'synced once; exiting')).toMatchObject({ commit: c1 });
+    } finally {
+      await locked.stop();
+    }
   });
 });
 
