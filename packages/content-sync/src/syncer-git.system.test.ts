@@ -240,6 +240,18 @@ describe('git source', () => {
     expect(t.logs.filter((l) => l.msg === 'published').at(-1)?.commit).toBe(moved);
   });
 
+  it('SYNC_DEPTH=0 (the whole history) publishes the tip, then fetches only what is new', async () => {
+    for (let n = 1; n <= 5; n++) repo.commit({ 'index.html': `v${n}`, [`history/${n}.txt`]: `${n}` });
+    await start(git({ depth: 0 }));
+    const whole = server.requests.filter((r) => r.method === 'POST').map((r) => r.bytes);
+    expect(currentTree(target)?.['index.html']).toBe('v5');
+    server.requests.length = 0;
+    repo.commit({ 'index.html': 'v6' });
+    await waitFor('v6', () => currentTree(target)?.['index.html'] === 'v6');
+    const after = server.requests.filter((r) => r.method === 'POST').map((r) => r.bytes);
+    expect(Math.max(...after)).toBeLessThan(Math.max(...whole));
+  });
+
   it('follows a branch named in SYNC_REF, not HEAD', async () => {
     repo.commit({ 'index.html': 'main' });
     repo.commit({ 'index.html': 'staging' }, 'staging', 'staging');
