@@ -3,10 +3,11 @@
 # nginx, HAProxy, Apache httpd, Caddy, mtail, Prometheus + promtool, inotify-tools + rsync, wrk,
 # hyperfine, ab, Chromium, dnsmasq (a real DNS server for discovery tests), openssl (s_client),
 # nghttp2-client (h2load), redis-server (a real Redis behind the ambassador's TCP mode; also the
-# e2e stand-in for the redis image).
+# e2e stand-in for the redis image), git (git http-backend: a real smart-HTTP git server for
+# content-sync's git source, and the git fetch + checkout sidecar it is benchmarked against).
 # Needs root (or sudo). Safe to run again: it installs only what is missing.
 set -euo pipefail
-packages=(nginx haproxy apache2 caddy mtail prometheus inotify-tools rsync wrk hyperfine apache2-utils chromium curl busybox-static dnsmasq-base openssl nghttp2-client redis-server)
+packages=(nginx haproxy apache2 caddy mtail prometheus inotify-tools rsync wrk hyperfine apache2-utils chromium curl busybox-static dnsmasq-base openssl nghttp2-client redis-server git)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "system deps: all present"; exit 0; fi

@@ -42,6 +42,17 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds of a process's children that have exited and been waited for (cutime + cstime). */
+export function childrenCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** Direct children of a process (the shell sidecar's inotifywait and its while-loop subshell). */
 export function descendants(pid: number): number[] {
   const out: number[] = [];

@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gitBench } from './git.ts';
 import { type MemoryLimit, manifestMemoryLimit, memoryCgroup, parseQuantity } from './memory-limit.ts';
 import { commandOf, cpuSeconds, descendants, inotifyWatches, type Proc, rssKiB, start } from './procs.ts';
 
@@ -30,7 +31,12 @@ const repo = join(import.meta.dirname, '../..');
 const SYNC = join(repo, 'packages/content-sync/dist/main.js');
 const WEB = join(repo, 'packages/web/dist/main.js');
 const SHELL = join(import.meta.dirname, 'shell-sidecar.sh');
-const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
+const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').filter(Boolean).map(Number);
+/** Files of the git rows' repository (0: no git rows); push → served over BENCH_GIT_PUSHES pushes. */
+const GIT_FILES = Number(process.env.BENCH_GIT_FILES ?? 10_000);
+const GIT_PUSHES = Number(process.env.BENCH_GIT_PUSHES ?? 20);
+const GIT_PERIOD = process.env.BENCH_GIT_PERIOD ?? '200ms';
+const GIT_SHELL = join(import.meta.dirname, 'git-sidecar.sh');
 const FILE_BYTES = 512;
 const GROUP = 100; // files updated together for the half-updated-tree check
 const GRACE = process.env.BENCH_GRACE ?? '200ms';
@@ -41,10 +47,11 @@ const LIMIT = manifestMemoryLimit(MANIFEST, 'content-sync');
 for (const [tool, args] of [
   ['inotifywait', ['--help']],
   ['rsync', ['--version']],
+  ['git', ['--version']],
 ] as const) {
   if (spawnSync(tool, args).error) {
     console.error(
-      `bench content-sync needs ${tool}: run scripts/install-system-deps.sh (Debian: inotify-tools, rsync)`,
+      `bench content-sync needs ${tool}: run scripts/install-system-deps.sh (Debian: inotify-tools, rsync, git)`,
     );
     process.exit(1);
   }
@@ -320,56 +327,106 @@ for (const files of sizes) {
 }
 
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 1 : 0) : '–');
-const lines = [
-  '| files | sidecar | memory limit | first publish | write→served p50 | p99 | p99 ratio | RSS idle | RSS peak | inotify watches | idle CPU | half-updated tree reads |',
-  '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-];
-for (const r of results) {
-  const shell = results.find((x) => x.files === r.files && x.contender.startsWith('shell'));
-  const ratio = shell && r !== shell ? `${(r.p99Ms / shell.p99Ms).toFixed(2)}×` : '1×';
-  lines.push(
-    `| ${r.files + GROUP} | ${r.contender} | ${r.limit} | ${f1(r.firstPublishMs)} ms | ${f1(r.p50Ms)} ms | ${f1(r.p99Ms)} ms | ${ratio} | ${f1(r.rssMiB)} MiB | ${f1(r.peakRssMiB)} MiB | ${r.watches} | ${r.idleCpuPct.toFixed(2)} % | ${r.mixedReads} of ${r.treeReads} |`,
+const verdict = (ok: boolean) => (ok ? 'MET' : 'NOT MET');
+if (sizes.length) {
+  const lines = [
+    '| files | sidecar | memory limit | first publish | write→served p50 | p99 | p99 ratio | RSS idle | RSS peak | inotify watches | idle CPU | half-updated tree reads |',
+    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of results) {
+    const shell = results.find((x) => x.files === r.files && x.contender.startsWith('shell'));
+    const ratio = shell && r !== shell ? `${(r.p99Ms / shell.p99Ms).toFixed(2)}×` : '1×';
+    lines.push(
+      `| ${r.files + GROUP} | ${r.contender} | ${r.limit} | ${f1(r.firstPublishMs)} ms | ${f1(r.p50Ms)} ms | ${f1(r.p99Ms)} ms | ${ratio} | ${f1(r.rssMiB)} MiB | ${f1(r.peakRssMiB)} MiB | ${r.watches} | ${r.idleCpuPct.toFixed(2)} % | ${r.mixedReads} of ${r.treeReads} |`,
+    );
+  }
+  const table = lines.join('\n');
+
+  // The issue's goals, judged on the rows that ran as the pod does (under the limit when there is one).
+  const asDeployed = results.filter((r) => r.limit !== 'none' || noLimit);
+  const cs = asDeployed.filter((r) => r.contender.startsWith('content-sync'));
+  const shellOf = (r: Result) =>
+    asDeployed.find((x) => x.files === r.files && x.contender.startsWith('shell'));
+  const goals: string[] = [];
+  const small = cs.find((r) => r.files === 1000);
+  if (small) goals.push(`p99 ≤ 50 ms at 1k files: ${f1(small.p99Ms)} ms ${verdict(small.p99Ms <= 50)}`);
+  goals.push(
+    `p99 below the shell sidecar's at every size: ${cs.map((r) => `${f1(r.p99Ms)} vs ${f1(shellOf(r)?.p99Ms ?? Number.NaN)} ms`).join(', ')} ${verdict(cs.every((r) => r.p99Ms < (shellOf(r)?.p99Ms ?? 0)))}`,
+    // One watch per directory: files/100 directories, the group, and the root.
+    `watches ≈ directories: ${cs.map((r) => `${r.watches} for ${r.files / 100 + 2}`).join(', ')} ${verdict(cs.every((r) => r.watches <= (r.files / 100 + 2) * 1.05))}`,
+    `idle CPU ≈ 0: ${cs.map((r) => `${r.idleCpuPct.toFixed(2)} %`).join(', ')} ${verdict(cs.every((r) => r.idleCpuPct < 1))}`,
+    `never a half-updated tree: ${cs.reduce((n, r) => n + r.mixedReads, 0)} mixed reads ${verdict(cs.every((r) => r.mixedReads === 0))}`,
+  );
+  const big = cs.find((r) => r.files === 100_000);
+  if (big)
+    goals.push(
+      `RSS ≤ 150 MiB at 100k files${noLimit ? '' : ` (memory limit ${LIMIT})`}: peak ${f1(big.peakRssMiB)} MiB ${verdict(big.peakRssMiB <= 150)}`,
+    );
+  const note = [
+    `Edits per run: ${results.map((r) => `${r.files}: ${r.edits}`).join(', ')}; one at a time, ${GAP_MS} ms apart, each keeping the file's size (so rsync needs --checksum). Write → served = until multipod-web returns the new bytes.`,
+    `Trees: 100-file directories of ${FILE_BYTES}-byte files, plus a ${GROUP}-file group rewritten 10 times: "half-updated tree reads" counts reads of the whole group, from a root resolved once, that mixed two versions.`,
+    noLimit
+      ? `No memory limit could be set (${noLimit}): every row ran without one.`
+      : `Memory limit: ${LIMIT}, the one manifests/sidecar/sidecar.yaml gives content-sync, set as a memory cgroup around each sidecar (as in its pod; Node sizes its heap from it). "none": the same content-sync without a limit on this host.`,
+    `content-sync runs with SYNC_PRUNE_GRACE=${GRACE} (default 10s; web resolves the root per request), so replaced snapshots are recycled. RSS peak is sampled every 50 ms over the sidecar's processes (rsync's children included). Idle CPU over 3 s after the run (content-sync may still be pruning then).`,
+    `${new Date().toISOString()}, on ${machineLoad()}.`,
+  ].join('\n');
+  const goalText = `### Goals\n\n${goals.map((g) => `- ${g}`).join('\n')}`;
+  console.log(`\n${table}\n\n${note}\n\n${goalText}\n`);
+  mkdirSync(join(repo, 'bench/results'), { recursive: true });
+  writeFileSync(
+    join(repo, 'bench/results/content-sync.md'),
+    `# content-sync vs inotifywait + rsync\n\n\`BENCH_SIZES=${sizes.join(',')} pnpm bench content-sync\`\n\n${table}\n\n${note}\n\n${goalText}\n`,
+  );
+  writeFileSync(
+    join(repo, 'bench/results/content-sync.json'),
+    `${JSON.stringify({ sizes, results }, null, 2)}\n`,
   );
 }
-const table = lines.join('\n');
 
-// The issue's goals, judged on the rows that ran as the pod does (under the limit when there is one).
-const asDeployed = results.filter((r) => r.limit !== 'none' || noLimit);
-const cs = asDeployed.filter((r) => r.contender.startsWith('content-sync'));
-const shellOf = (r: Result) => asDeployed.find((x) => x.files === r.files && x.contender.startsWith('shell'));
-const verdict = (ok: boolean) => (ok ? 'MET' : 'NOT MET');
-const goals: string[] = [];
-const small = cs.find((r) => r.files === 1000);
-if (small) goals.push(`p99 ≤ 50 ms at 1k files: ${f1(small.p99Ms)} ms ${verdict(small.p99Ms <= 50)}`);
-goals.push(
-  `p99 below the shell sidecar's at every size: ${cs.map((r) => `${f1(r.p99Ms)} vs ${f1(shellOf(r)?.p99Ms ?? Number.NaN)} ms`).join(', ')} ${verdict(cs.every((r) => r.p99Ms < (shellOf(r)?.p99Ms ?? 0)))}`,
-  // One watch per directory: files/100 directories, the group, and the root.
-  `watches ≈ directories: ${cs.map((r) => `${r.watches} for ${r.files / 100 + 2}`).join(', ')} ${verdict(cs.every((r) => r.watches <= (r.files / 100 + 2) * 1.05))}`,
-  `idle CPU ≈ 0: ${cs.map((r) => `${r.idleCpuPct.toFixed(2)} %`).join(', ')} ${verdict(cs.every((r) => r.idleCpuPct < 1))}`,
-  `never a half-updated tree: ${cs.reduce((n, r) => n + r.mixedReads, 0)} mixed reads ${verdict(cs.every((r) => r.mixedReads === 0))}`,
-);
-const big = cs.find((r) => r.files === 100_000);
-if (big)
-  goals.push(
-    `RSS ≤ 150 MiB at 100k files${noLimit ? '' : ` (memory limit ${LIMIT})`}: peak ${f1(big.peakRssMiB)} MiB ${verdict(big.peakRssMiB <= 150)}`,
+// git: content-sync on a git source against git-sync's method in shell, same repository and server.
+if (GIT_FILES > 0) {
+  const gitRows = await gitBench({
+    sync: SYNC,
+    web: WEB,
+    shell: GIT_SHELL,
+    files: GIT_FILES,
+    pushes: GIT_PUSHES,
+    period: GIT_PERIOD,
+    limit: () => memoryCgroup(`multipod-bench-git-${process.pid}`, parseQuantity(LIMIT)),
+    limitLabel: LIMIT,
+    body,
+    until,
+    get,
+  });
+  const shell = gitRows.find((r) => r.contender.startsWith('shell'));
+  const cs = gitRows.find((r) => r.contender.startsWith('content-sync'));
+  const gitTable = [
+    '| files | sidecar | memory limit | first clone | RSS peak (first clone) | push→served p50 | p99 | p99 ratio | CPU per push | idle CPU | RSS peak (run) |',
+    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...gitRows.map(
+      (r) =>
+        `| ${r.files} | ${r.contender} | ${r.limit} | ${f1(r.firstCloneMs)} ms | ${f1(r.firstClonePeakMiB)} MiB | ${f1(r.p50Ms)} ms | ${f1(r.p99Ms)} ms | ${r === shell || !shell ? '1×' : `${(r.p99Ms / shell.p99Ms).toFixed(2)}×`} | ${f1(r.cpuMsPerPush)} ms | ${r.idleCpuPct.toFixed(2)} % | ${f1(r.peakRssMiB)} MiB |`,
+    ),
+  ].join('\n');
+  const gitGoals = [
+    `push → served p99 within the shell loop's + 100 ms: ${f1(cs?.p99Ms ?? Number.NaN)} vs ${f1(shell?.p99Ms ?? Number.NaN)} ms ${verdict((cs?.p99Ms ?? Infinity) <= (shell?.p99Ms ?? 0) + 100)}`,
+    `RSS ≤ 150 MiB at ${GIT_FILES} files (first clone included): peak ${f1(cs?.peakRssMiB ?? Number.NaN)} MiB ${verdict((cs?.peakRssMiB ?? Infinity) <= 150)}`,
+  ];
+  const gitNote = [
+    `Both poll every ${GIT_PERIOD} (SYNC_INTERVAL; the shell's sleep) the same local smart-HTTP server (git http-backend behind a CGI bridge); ${GIT_PUSHES} pushes, each one ${FILE_BYTES}-byte file changed, 150–350 ms apart. Push → served: from the end of \`git push\` until multipod-web returns the new bytes. CPU per push: the sidecar's processes (the shell's git children included) over the push phase, polling included. Idle CPU over 3 s. RSS peak sampled every 20 ms over the sidecar's processes.`,
+    `The shell sidecar (bench/content-sync/git-sidecar.sh) does what git-sync does: \`git fetch --depth 1\` into a bare repository, \`git worktree add\` for a new commit, a symlink swapped with \`mv -T\`, the old worktree removed.`,
+    `${new Date().toISOString()}, on ${machineLoad()}.`,
+  ].join('\n');
+  const gitText = `${gitTable}\n\n${gitNote}\n\n### Goals\n\n${gitGoals.map((g) => `- ${g}`).join('\n')}\n`;
+  console.log(`\n${gitText}`);
+  mkdirSync(join(repo, 'bench/results'), { recursive: true });
+  writeFileSync(
+    join(repo, 'bench/results/content-sync-git.md'),
+    `# content-sync (git source) vs git fetch + worktree in shell\n\n\`BENCH_GIT_FILES=${GIT_FILES} pnpm bench content-sync\`\n\n${gitText}`,
   );
-const note = [
-  `Edits per run: ${results.map((r) => `${r.files}: ${r.edits}`).join(', ')}; one at a time, ${GAP_MS} ms apart, each keeping the file's size (so rsync needs --checksum). Write → served = until multipod-web returns the new bytes.`,
-  `Trees: 100-file directories of ${FILE_BYTES}-byte files, plus a ${GROUP}-file group rewritten 10 times: "half-updated tree reads" counts reads of the whole group, from a root resolved once, that mixed two versions.`,
-  noLimit
-    ? `No memory limit could be set (${noLimit}): every row ran without one.`
-    : `Memory limit: ${LIMIT}, the one manifests/sidecar/sidecar.yaml gives content-sync, set as a memory cgroup around each sidecar (as in its pod; Node sizes its heap from it). "none": the same content-sync without a limit on this host.`,
-  `content-sync runs with SYNC_PRUNE_GRACE=${GRACE} (default 10s; web resolves the root per request), so replaced snapshots are recycled. RSS peak is sampled every 50 ms over the sidecar's processes (rsync's children included). Idle CPU over 3 s after the run (content-sync may still be pruning then).`,
-  `${new Date().toISOString()}, on ${machineLoad()}.`,
-].join('\n');
-const goalText = `### Goals\n\n${goals.map((g) => `- ${g}`).join('\n')}`;
-console.log(`\n${table}\n\n${note}\n\n${goalText}\n`);
-mkdirSync(join(repo, 'bench/results'), { recursive: true });
-writeFileSync(
-  join(repo, 'bench/results/content-sync.md'),
-  `# content-sync vs inotifywait + rsync\n\n\`BENCH_SIZES=${sizes.join(',')} pnpm bench content-sync\`\n\n${table}\n\n${note}\n\n${goalText}\n`,
-);
-writeFileSync(
-  join(repo, 'bench/results/content-sync.json'),
-  `${JSON.stringify({ sizes, results }, null, 2)}\n`,
-);
+  writeFileSync(
+    join(repo, 'bench/results/content-sync-git.json'),
+    `${JSON.stringify({ files: GIT_FILES, pushes: GIT_PUSHES, period: GIT_PERIOD, results: gitRows }, null, 2)}\n`,
+  );
+}

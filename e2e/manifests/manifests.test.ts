@@ -110,6 +110,22 @@ describe('manifests', () => {
     });
   });
 
+  it('sidecar-git-private: the git credentials come from a mounted Secret file, never from a value in the pod', () => {
+    const [pod] = podsOf(rendered.get('sidecar-git-private') ?? []);
+    const sync = pod?.spec.containers.find((c: Container) => c.name === 'content-sync');
+    const env = new Map<string, { value?: string }>(
+      (sync?.env ?? []).map((e: { name: string }) => [e.name, e]),
+    );
+    const file = env.get('SYNC_PASSWORD_FILE')?.value ?? '';
+    const mount = (sync?.volumeMounts ?? []).find((m: { mountPath: string }) =>
+      file.startsWith(`${m.mountPath}/`),
+    );
+    const volume = (pod?.spec.volumes ?? []).find((v: { name: string }) => v.name === mount?.name);
+    expect(volume?.secret?.secretName).toBe('sidecar-git-credentials-private');
+    expect(mount?.readOnly).toBe(true);
+    expect(env.get('SYNC_SOURCE')?.value).toMatch(/^git\+https:\/\//);
+  });
+
   it('gives each port of a component one name in every manifest (a probe or Service reads the same everywhere)', () => {
     const names = new Map<string, Set<string>>();
     for (const objects of rendered.values())

@@ -47,6 +47,23 @@ describe('settings', () => {
       /SYNC_TARGET: "\/dev\/www" is on a kernel file system/,
     ],
     [{ SYNC_SOURCE: '/srv/content', SYNC_WEBHOOK_URL: 'not a url' }, /SYNC_WEBHOOK_URL/],
+    [
+      { SYNC_SOURCE: 'https://example.test/site.git' },
+      /--source \/ SYNC_SOURCE: "https:\/\/example\.test\/site\.git" names a git repository/,
+    ],
+    [{ SYNC_SOURCE: 'git+https://example.test/site.git', SYNC_DEPTH: '-1' }, /--depth \/ SYNC_DEPTH: "-1"/],
+    [
+      { SYNC_SOURCE: '/srv/content', SYNC_REF: 'main' },
+      /--ref \/ SYNC_REF: "main" applies to git sources only/,
+    ],
+    [
+      { SYNC_SOURCE: '/srv/content', SYNC_BEARER_TOKEN_FILE: '/etc/hostname' },
+      /--bearer-token-file \/ SYNC_BEARER_TOKEN_FILE: applies to URL sources/,
+    ],
+    [
+      { SYNC_SOURCE: 'git+https://example.test/site.git', SYNC_USERNAME: 'u', SYNC_PASSWORD_FILE: '/nope' },
+      /--password-file \/ SYNC_PASSWORD_FILE: "\/nope": cannot read \/nope \(ENOENT\)/,
+    ],
   ])('exits 2 with one line naming the setting: %o', async (env, why) => {
     const c = run(env);
     expect(await c.exited).toBe(2);
@@ -189,6 +206,91 @@ describe('sidecar process', () => {
     expect(text).toMatch(/content_sync_runs_total\{result="error"\} [1-9]/);
     c.proc.kill('SIGTERM');
     expect(await c.exited).toBe(0);
+  });
+
+  it('POST /sync wakes a sync at once; with a token file, only a call carrying the token', async () => {
+    let version = 'v1';
+    let gets = 0;
+    const s: Server = createServer((_req, res) => {
+      gets++;
+      const body = makeTarGz([{ path: 'index.html', body: version }]);
+      res.writeHead(200, { 'content-length': body.length, etag: `"${version}"` }).end(body);
+    });
+    const port = await listen(s, { port: 0, host: '127.0.0.1', setting: 'test' });
+    const tokenFile = join(root, 'trigger-token');
+    writeFileSync(tokenFile, 'let-me-in\n'); // as a Secret's file may hold it: the newline is not the token
+    try {
+      const target = join(root, 'trigger-www');
+      const c = run({
+        SYNC_SOURCE: `http://127.0.0.1:${port}/site.tar.gz`,
+        SYNC_TARGET: target,
+        SYNC_INTERVAL: '1h',
+        SYNC_TRIGGER_TOKEN_FILE: tokenFile,
+      });
+      const admin = await waitFor(
+        'the admin port',
+        () => c.lines.find((l) => l.msg.startsWith('admin server'))?.port,
+      );
+      const sync = (headers: Record<string, string> = {}, method = 'POST') =>
+        fetch(`http://127.0.0.1:${admin}/sync`, { method, headers });
+      await waitFor('v1', () => currentTree(target)?.['index.html'] === 'v1');
+      version = 'v2';
+      const before = gets;
+      for (const headers of [
+        {},
+        { authorization: 'Bearer let-me-out' },
+        { authorization: 'Basic bGV0LW1lLWlu' },
+      ] as Record<string, string>[]) {
+        const res = await sync(headers);
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toBe('Bearer realm="content-sync"');
+      }
+      expect((await sync({}, 'GET')).status).toBe(405);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(gets).toBe(before); // refused calls started nothing
+      const ok = await sync({ authorization: 'Bearer let-me-in' });
+      expect(ok.status).toBe(202);
+      await waitFor(
+        'v2 without waiting for the interval',
+        () => currentTree(target)?.['index.html'] === 'v2',
+        5_000,
+      );
+      // A rotated Secret: the new token works at once, the old one no more.
+      writeFileSync(tokenFile, 'rotated');
+      expect((await sync({ authorization: 'Bearer let-me-in' })).status).toBe(401);
+      expect((await sync({ authorization: 'Bearer rotated' })).status).toBe(202);
+      c.proc.kill('SIGTERM');
+      expect(await c.exited).toBe(0);
+    } finally {
+      await closeServer(s);
+    }
+  });
+
+  it('POST /sync needs no token when no token file is set; a token file that cannot be read stops start-up', async () => {
+    const src = join(root, 'trigger-dir');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'index.html'), 'dir');
+    const c = run({ SYNC_SOURCE: src, SYNC_TARGET: join(root, 'trigger-dir-www'), SYNC_INTERVAL: '1h' });
+    const admin = await waitFor(
+      'the admin port',
+      () => c.lines.find((l) => l.msg.startsWith('admin server'))?.port,
+    );
+    expect((await fetch(`http://127.0.0.1:${admin}/sync`, { method: 'POST' })).status).toBe(202);
+    c.proc.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+    const empty = join(root, 'empty-token');
+    writeFileSync(empty, '\n');
+    for (const file of [join(root, 'no-such-token'), empty]) {
+      const bad = run({
+        SYNC_SOURCE: src,
+        SYNC_TARGET: join(root, 'trigger-dir-www'),
+        SYNC_TRIGGER_TOKEN_FILE: file,
+      });
+      expect(await bad.exited).toBe(2);
+      expect(bad.stderr()).toMatch(
+        /invalid setting --trigger-token-file \/ SYNC_TRIGGER_TOKEN_FILE: .* cannot be read as a token/,
+      );
+    }
   });
 
   it('on SIGTERM while a big archive is unpacked stops the unpack, removes it and exits 0', async () => {

@@ -5,7 +5,8 @@ import { startContentSync } from './server.ts';
 
 await runMain({
   name: 'content-sync',
-  summary: 'sidecar that publishes a directory or a .tar.gz URL as atomic snapshots behind TARGET/current',
+  summary:
+    'sidecar that publishes a directory, a .tar.gz URL or a git repository as atomic snapshots behind TARGET/current',
   settings,
   start: startContentSync,
 });

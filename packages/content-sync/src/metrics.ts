@@ -1,5 +1,6 @@
 // content-sync's metrics, on its own Registry (never prom-client's global one).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FailureReason } from './source-http.ts';
 
 export type RunResult = 'published' | 'unchanged' | 'error';
 
@@ -10,11 +11,12 @@ export interface SyncMetrics {
   readonly lastSuccess: Gauge;
   readonly files: Gauge;
   readonly bytes: Gauge;
-  readonly info: Gauge<'snapshot'>;
+  readonly info: Gauge<'snapshot' | 'commit'>;
+  readonly errors: Counter<'reason'>;
   readonly webhook: Counter<'result'>;
   readonly watches: Gauge;
-  /** Sets the info gauge to the one current snapshot. */
-  setCurrent(id: string, files: number, bytes: number): void;
+  /** Sets the info gauge to the one current snapshot (and its commit, for a git source). */
+  setCurrent(id: string, files: number, bytes: number, commit?: string): void;
 }
 
 export function createMetrics(registry = new Registry()): SyncMetrics {
@@ -49,10 +51,18 @@ export function createMetrics(registry = new Registry()): SyncMetrics {
   });
   const info = new Gauge({
     name: 'content_sync_snapshot_info',
-    help: 'Always 1, labelled with the id of the current snapshot (TARGET/current -> .snapshots/<id>).',
-    labelNames: ['snapshot'] as const,
+    help: 'Always 1, labelled with the id of the current snapshot (TARGET/current -> .snapshots/<id>) and, for a git source, its commit.',
+    labelNames: ['snapshot', 'commit'] as const,
     registers: [registry],
   });
+  const errors = new Counter({
+    name: 'content_sync_errors_total',
+    help: 'Failed syncs by reason: unreachable (network, timeout, 5xx), auth (401, 403), not_found (404, a ref or folder gone), refused (limits, unsafe or unsupported content), other.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const r of ['unreachable', 'auth', 'not_found', 'refused', 'other'] satisfies FailureReason[])
+    errors.labels(r).inc(0);
   const webhook = new Counter({
     name: 'content_sync_webhook_calls_total',
     help: 'Webhook calls by result: success, retry (failed, will retry), failed (gave up).',
@@ -72,11 +82,12 @@ export function createMetrics(registry = new Registry()): SyncMetrics {
     files,
     bytes,
     info,
+    errors,
     webhook,
     watches,
-    setCurrent(id, n, b) {
+    setCurrent(id, n, b, commit) {
       info.reset();
-      info.labels(id).set(1);
+      info.labels(commit ? { snapshot: id, commit } : { snapshot: id }).set(1);
       files.set(n);
       bytes.set(b);
     },

@@ -49,6 +49,11 @@ export interface Tree {
   readonly records: Map<string, DirRecord>;
   /** Directories read from disk by this scan (the rest were reused from the previous one). */
   readonly read: number;
+  /**
+   * For files whose bytes are not on disk (a git blob): creates file `i` at `dst`, a new inode,
+   * where a copy from `sourceOf` would be made.
+   */
+  readonly write?: (i: number, dst: string) => Promise<void>;
 }
 
 /** The source cannot be published as it is (too many files, changed during the scan…). */

@@ -49,6 +49,24 @@ afterEach(() => {
 });
 
 describe('Scheduler', () => {
+  it('wake() (POST /sync) syncs at once, reading everything; wake-ups during a sync become one more', async () => {
+    const { scheduler, seen, overlapped } = make({ syncMs: 100 });
+    const first = scheduler.syncNow();
+    await vi.advanceTimersByTimeAsync(100);
+    await first;
+    scheduler.start();
+    scheduler.changed(['/src/a']);
+    scheduler.wake();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen.slice(1)).toEqual([{ at: t0 + 100, forced: [], dirty: 'all' }]);
+    for (let i = 0; i < 5; i++) scheduler.wake();
+    await vi.advanceTimersByTimeAsync(1_000);
+    // The five wake-ups during the second sync: one more, a debounce after it.
+    expect(seen.map((s) => s.at - t0)).toEqual([0, 100, 220]);
+    expect(overlapped()).toBe(false);
+    scheduler.stop();
+  });
+
   it('reads everything on the first sync, then only what changed', async () => {
     const { scheduler, seen } = make();
     await scheduler.syncNow();

@@ -1,6 +1,6 @@
 // When the sidecar syncs, and what each sync has to read. A change seen by the watcher is
 // debounced (a burst of writes becomes one sync, never more than a second late); the periodic
-// rescan (or archive poll) reads everything; a failed sync is tried again soon; a caller may ask
+// rescan (or archive poll) reads everything, as does a wake-up (POST /sync); a failed sync is tried again soon; a caller may ask
 // for a sync now. One sync runs at a time: what arrives during one is kept for the next, which
 // follows it at once.
 
@@ -75,6 +75,12 @@ export class Scheduler<T> {
     for (const d of dirs) this.#dirty.add(d);
     for (const f of forced) this.#forced.add(f);
     this.#trigger(this.#opts.debounce);
+  }
+
+  /** A push notification (POST /sync): read everything, now. */
+  wake(): void {
+    this.#full = true;
+    this.#trigger(0);
   }
 
   /**

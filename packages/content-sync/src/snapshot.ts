@@ -141,8 +141,9 @@ export async function buildSnapshot(opts: BuildOptions): Promise<Built> {
 
     // Copies: a few inline; many (a first publish) through a small pool of parallel system calls.
     const copyOne = async (i: number, parallel: boolean) => {
-      const src = sourceOf(tree, i);
       const dst = `${tmp}/${tree.paths[i]!}`;
+      if (tree.write) return tree.write(i, dst);
+      const src = sourceOf(tree, i);
       if (opts.materialize === 'link') {
         try {
           linkSync(src, dst);

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveError, type ArchiveLimits, checkArchive } from './archive-check.ts';
+import type { Credentials } from './credentials.ts';
+import { SourceFailure, sourceRequest } from './source-http.ts';
 import { unpackArchive } from './unpack.ts';
 
 export type Fetched =
@@ -26,6 +28,8 @@ export interface ArchiveSourceOptions extends ArchiveLimits {
   /** Where downloads and staging trees live (on the target's file system, for hard links). */
   workDir: string;
   timeoutMs: number;
+  /** Credentials, headers and CA (files read again at every poll). */
+  credentials?: Credentials | undefined;
 }
 
 export class ArchiveSource {
@@ -49,16 +53,19 @@ export class ArchiveSource {
     const headers: Record<string, string> = { 'accept-encoding': 'identity' };
     if (this.#etag) headers['if-none-match'] = this.#etag;
     if (this.#lastModified) headers['if-modified-since'] = this.#lastModified;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    let res: Response;
-    try {
-      res = await fetch(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-    } catch (err) {
-      const cause = (err as Error & { cause?: Error }).cause;
-      throw new ArchiveError(`cannot GET ${url}: ${cause?.message ?? (err as Error).message}`);
-    }
+    const secret = this.#opts.credentials?.headers() ?? {};
+    // The deadline covers the download (sourceRequest's); the size bound is checked below, with
+    // its own message, so the request's is off.
+    const res = await sourceRequest(url, {
+      headers: { ...secret, ...headers },
+      secret: new Set(Object.keys(secret)),
+      ...(signal ? { signal } : {}),
+      timeoutMs,
+      maxBytes: Number.POSITIVE_INFINITY,
+      ca: this.#opts.credentials?.ca(),
+    });
     if (res.status === 304) {
-      await res.body?.cancel();
+      res.cancel();
       // A 304 answers a conditional request only (RFC 9110 15.4.5): to one without a validator it
       // says nothing about any content, and taking it for "unchanged" would publish nothing, ever.
       if (!headers['if-none-match'] && !headers['if-modified-since'])
@@ -67,15 +74,13 @@ export class ArchiveSource {
         );
       return { unchanged: true };
     }
-    if (res.status !== 200 || !res.body) {
-      await res.body?.cancel();
-      throw new ArchiveError(
-        `GET ${url} answered ${res.status} ${res.statusText}; keeping the current snapshot`,
-      );
+    if (res.status !== 200) {
+      res.cancel();
+      throw statusFailure(url, res.status, res.statusText, this.#opts.credentials?.sends);
     }
-    const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+    const declared = Number(res.headers['content-length'] ?? Number.NaN);
     if (declared > maxBytes) {
-      await res.body.cancel();
+      res.cancel();
       throw new ArchiveError(
         `archive at ${url} is ${declared} bytes, more than --max-bytes / SYNC_MAX_BYTES`,
       );
@@ -105,14 +110,10 @@ export class ArchiveSource {
           cb(null, chunk);
         },
       });
-      await pipeline(
-        Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
-        limit,
-        createWriteStream(file),
-      );
+      await pipeline(Readable.from(res.body), limit, createWriteStream(file));
       const sha256 = hash.digest('hex');
-      const etag = res.headers.get('etag') ?? undefined;
-      const lastModified = res.headers.get('last-modified') ?? undefined;
+      const etag = res.headers.etag;
+      const lastModified = res.headers['last-modified'];
       const commit = () => {
         this.#etag = etag;
         this.#lastModified = lastModified;
@@ -132,11 +133,28 @@ export class ArchiveSource {
     } catch (err) {
       discard();
       if (signal?.aborted) throw signal.reason;
-      if (err instanceof ArchiveError) throw err;
+      if (err instanceof ArchiveError || err instanceof SourceFailure) throw err;
       const e = err as NodeJS.ErrnoException;
       if (e.name === 'AbortError' || e.name === 'TimeoutError')
-        throw new ArchiveError(`download of ${url} took longer than --http-timeout / SYNC_HTTP_TIMEOUT`);
+        throw new SourceFailure(
+          `download of ${url} took longer than --http-timeout / SYNC_HTTP_TIMEOUT`,
+          'unreachable',
+        );
       throw new ArchiveError(`cannot unpack ${url}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
     }
   }
+}
+
+/** An answer other than 200 or 304: what it means, and which credentials were sent, if any. */
+function statusFailure(url: string, s: number, text: string, sent: string | undefined): SourceFailure {
+  const auth = s === 401 || s === 403;
+  const hint = !auth
+    ? ''
+    : sent
+      ? ` (the credentials of ${sent} were refused)`
+      : ' (it asks for credentials: --username / SYNC_USERNAME with --password-file / SYNC_PASSWORD_FILE, --bearer-token-file / SYNC_BEARER_TOKEN_FILE, or --headers-file / SYNC_HEADERS_FILE)';
+  return new SourceFailure(
+    `GET ${url} answered ${s} ${text}${hint}; keeping the current snapshot`,
+    auth ? 'auth' : s === 404 || s === 410 ? 'not_found' : s >= 500 ? 'unreachable' : 'other',
+  );
 }

@@ -1,21 +1,25 @@
-// The sidecar's loop, as git-sync's: trigger → sync once (scan the directory, or download the
-// archive) → publish (build the snapshot, swap TARGET/current) → after publish (metrics, log,
+// The sidecar's loop, as git-sync's: trigger → sync once (scan the directory, download the
+// archive, or fetch the git commit) → publish (build the snapshot, swap TARGET/current) → after publish (metrics, log,
 // webhook, prune) → wait for the next trigger. When and what to sync is the scheduler's
 // (scheduler.ts); which snapshots are kept, recycled and pruned is the pool's (snapshot-pool.ts). A
 // failure keeps the last good snapshot live; readiness waits for the first publish; liveness fails
 // after SYNC_MAX_FAILURES consecutive failures.
 import { dirname, join, relative, resolve } from 'node:path';
 import { Health, type Logger } from '@multipod/service';
+import { ArchiveError } from './archive-check.ts';
 import type { Config, SourceKind } from './config.ts';
+import type { Credentials } from './credentials.ts';
 import { createFilter, type Filter } from './filter.ts';
 import { createMetrics, type RunResult, type SyncMetrics } from './metrics.ts';
 import { prepareTarget, swapCurrent } from './publish.ts';
-import { SourceMissingError, scanTree, type Tree, treeChanged } from './scan.ts';
+import { SourceError, SourceMissingError, scanTree, type Tree, treeChanged } from './scan.ts';
 import { type Changes, Scheduler } from './scheduler.ts';
 import { UnstableError } from './snapshot.ts';
 import { SnapshotPool } from './snapshot-pool.ts';
 import { ArchiveSource } from './source-archive.ts';
 import { DirWatcher } from './source-dir.ts';
+import { GitSource } from './source-git.ts';
+import { type FailureReason, SourceFailure } from './source-http.ts';
 import { Webhook } from './webhook.ts';
 
 export type SyncerConfig = Pick<
@@ -37,6 +41,8 @@ export type SyncerConfig = Pick<
 
 export interface SyncerDeps {
   log: Logger;
+  /** For a URL source: credentials, headers, CA (checked at start-up, files read again per sync). */
+  credentials?: Credentials | undefined;
   metrics?: SyncMetrics;
   now?: () => number;
 }
@@ -44,6 +50,8 @@ export interface SyncerDeps {
 export interface Outcome {
   result: RunResult;
   snapshot?: string;
+  /** The commit published (git sources). */
+  commit?: string;
   error?: string;
 }
 
@@ -63,9 +71,12 @@ export class Syncer {
   readonly #scheduler: Scheduler<Outcome>;
   readonly #webhook: Webhook | undefined;
   readonly #archive: ArchiveSource | undefined;
+  readonly #git: GitSource | undefined;
   readonly #abort = new AbortController();
   #watcher: DirWatcher | undefined;
   #published = false;
+  /** The commit of the current snapshot (git sources). */
+  #commit: string | undefined;
   #failures = 0;
   #lastError: string | undefined;
   /** The source's real path at the last scan, which watcher paths are made relative to. */
@@ -112,6 +123,20 @@ export class Syncer {
         timeoutMs: cfg.httpTimeout,
         maxBytes: cfg.maxBytes,
         maxFiles: cfg.maxFiles,
+        credentials: deps.credentials,
+      });
+    if (source.kind === 'git')
+      this.#git = new GitSource({
+        url: source.url,
+        ref: source.ref,
+        depth: source.depth,
+        root: source.root,
+        filter: this.#filter,
+        maxFiles: cfg.maxFiles,
+        maxBytes: cfg.maxBytes,
+        timeoutMs: cfg.httpTimeout,
+        credentials: deps.credentials,
+        log: this.#log,
       });
     this.health = new Health({
       live: () =>
@@ -120,7 +145,10 @@ export class Syncer {
           : { ok: true },
       ready: () =>
         this.#published
-          ? { ok: true, reason: `snapshot ${this.#pool.current}` }
+          ? {
+              ok: true,
+              reason: `snapshot ${this.#pool.current}${this.#commit ? `, commit ${this.#commit}` : ''}`,
+            }
           : {
               ok: false,
               reason: `no snapshot published yet${this.#lastError ? `: ${this.#lastError}` : ''}`,
@@ -165,6 +193,11 @@ export class Syncer {
     this.#pool.startPruning();
   }
 
+  /** Syncs soon, reading the whole source (POST /sync: a push notification). */
+  wake(): void {
+    if (!this.#stopping) this.#scheduler.wake();
+  }
+
   /** Waits for the webhook call of the last publish (with its retries). */
   async flush(): Promise<void> {
     await this.#webhook?.idle();
@@ -202,7 +235,9 @@ export class Syncer {
       outcome =
         this.#source.kind === 'dir'
           ? await this.#syncDir(this.#source.path, changes)
-          : await this.#syncArchive();
+          : this.#source.kind === 'git'
+            ? await this.#syncGit()
+            : await this.#syncArchive();
       this.#failures = 0;
       this.#lastError = undefined;
       this.metrics.lastSuccess.set(this.#now() / 1000);
@@ -267,19 +302,38 @@ export class Syncer {
     }
   }
 
+  /** Fetches the ref; a new commit is published (changed blobs written, the rest linked). */
+  async #syncGit(): Promise<Outcome> {
+    const fetched = await this.#git!.fetch(this.#abort.signal);
+    if (fetched.unchanged)
+      return { result: 'unchanged', snapshot: this.#pool.current ?? '', commit: fetched.commit };
+    this.#warnRefused(fetched.tree);
+    const id = await this.#publish(fetched.tree, 'copy', new Set(), fetched.commit);
+    fetched.published();
+    setImmediate(() => this.#pool.prepareSpare());
+    return { result: 'published', snapshot: id, commit: fetched.commit };
+  }
+
   /** Builds the snapshot, swaps TARGET/current to it (readers see it from here), then after-publish. */
-  async #publish(tree: Tree, materialize: 'copy' | 'link', forced: ReadonlySet<string>): Promise<string> {
+  async #publish(
+    tree: Tree,
+    materialize: 'copy' | 'link',
+    forced: ReadonlySet<string>,
+    commit?: string,
+  ): Promise<string> {
     const t0 = performance.now();
     const signal = this.#abort.signal;
     const built = await this.#pool.build({ tree, materialize, forced, signal });
     if (signal.aborted) throw signal.reason;
     swapCurrent(this.#target, built.id);
     this.#published = true;
+    this.#commit = commit;
     this.#pool.published(built.id, tree, materialize);
-    this.metrics.setCurrent(built.id, tree.paths.length, tree.bytes);
+    this.metrics.setCurrent(built.id, tree.paths.length, tree.bytes, commit);
     this.#log.info(
       {
         snapshot: built.id,
+        ...(commit ? { commit } : {}),
         files: tree.paths.length,
         bytes: tree.bytes,
         linked: built.linked,
@@ -290,13 +344,14 @@ export class Syncer {
       },
       'published',
     );
-    void this.#webhook?.notify(built.id);
+    void this.#webhook?.notify(built.id, commit);
     return built.id;
   }
 
   /** A failed sync: counted, logged once per distinct error, and the watches reset if the source went away. */
   async #failed(err: unknown, message: string): Promise<void> {
     this.#failures++;
+    this.metrics.errors.labels(reasonOf(err)).inc();
     const repeated = message === this.#lastError;
     this.#lastError = message;
     (repeated ? this.#log.debug : this.#log.error).call(
@@ -319,8 +374,18 @@ export class Syncer {
     if (key && key !== this.#lastRefused)
       this.#log.warn(
         { refused: tree.refused },
-        'symlinks refused (outside the source, or dangling); not published',
+        this.#git
+          ? 'left out (submodules, and symlinks that leave the tree, dangle or name a folder); not published'
+          : 'symlinks refused (outside the source, or dangling); not published',
       );
     this.#lastRefused = key;
   }
+}
+
+/** Why a sync failed, for content_sync_errors_total{reason}. */
+function reasonOf(err: unknown): FailureReason {
+  if (err instanceof SourceFailure) return err.reason;
+  if (err instanceof SourceMissingError) return 'not_found';
+  if (err instanceof SourceError || err instanceof ArchiveError) return 'refused';
+  return 'other';
 }

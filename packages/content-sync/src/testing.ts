@@ -20,7 +20,7 @@ import { createLogger } from '@multipod/service';
 import { waitFor as poll } from '@multipod/service/testing';
 import { Header, Pax } from 'tar';
 import type { SourceKind } from './config.ts';
-import { Syncer, type SyncerConfig } from './syncer.ts';
+import { Syncer, type SyncerConfig, type SyncerDeps } from './syncer.ts';
 
 export const PKG = join(import.meta.dirname, '..');
 const MAIN = join(PKG, 'dist/main.js');
@@ -114,6 +114,7 @@ export interface TestSyncer {
 export function makeSyncer(
   source: SourceKind,
   config: Partial<SyncerConfig> & { target: string },
+  deps: Omit<SyncerDeps, 'log'> = {},
 ): TestSyncer {
   const logs: LogLine[] = [];
   const stream = new PassThrough();
@@ -128,7 +129,7 @@ export function makeSyncer(
     }
   });
   const log = createLogger('content-sync', { level: 'debug', destination: stream });
-  const syncer = new Syncer({ ...baseConfig, ...config }, source, { log });
+  const syncer = new Syncer({ ...baseConfig, ...config }, source, { ...deps, log });
   return { syncer, logs, stop: () => syncer.stop() };
 }
 

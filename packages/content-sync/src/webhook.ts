@@ -1,5 +1,7 @@
 // After each publish: POST {"snapshot":"<id>"} to SYNC_WEBHOOK_URL, retried with exponential
 // backoff. Only the newest snapshot matters, so a newer publish replaces a call still retrying.
+// For a git source the call also carries the commit, in the body and, as git-sync's webhook does,
+// in a Gitsync-Hash header (so a receiver written for git-sync works unchanged).
 import type { Logger } from '@multipod/service';
 
 export interface WebhookOptions {
@@ -23,11 +25,11 @@ export class Webhook {
   }
 
   /** Starts notifying about `id` (in the background); resolves when that notification is over. */
-  notify(id: string): Promise<void> {
+  notify(id: string, commit?: string): Promise<void> {
     this.#current?.abort();
     const ctl = new AbortController();
     this.#current = ctl;
-    this.#inFlight = this.#send(id, ctl.signal);
+    this.#inFlight = this.#send(id, commit, ctl.signal);
     return this.#inFlight;
   }
 
@@ -42,7 +44,7 @@ export class Webhook {
     await this.#inFlight;
   }
 
-  async #send(id: string, signal: AbortSignal): Promise<void> {
+  async #send(id: string, commit: string | undefined, signal: AbortSignal): Promise<void> {
     const { url, retries, timeoutMs, log } = this.#opts;
     let backoff = this.#opts.backoffMs ?? 250;
     for (let attempt = 1; attempt <= retries + 1; attempt++) {
@@ -51,8 +53,8 @@ export class Webhook {
       try {
         const res = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ snapshot: id }),
+          headers: { 'content-type': 'application/json', ...(commit ? { 'gitsync-hash': commit } : {}) },
+          body: JSON.stringify(commit ? { snapshot: id, commit } : { snapshot: id }),
           signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
         });
         await res.arrayBuffer().catch(() => undefined);
