@@ -76,6 +76,11 @@ export interface Driver {
   apply(target: string | readonly string[]): Promise<Deployment>;
   /** Once per run, after all tests: removes any multipod pod still there; returns their names. */
   cleanup(): Promise<string[]>;
+  /**
+   * The address under which pods reach a server the tests start on this machine, listening on
+   * 0.0.0.0 (a git server, say): podman's host.containers.internal, the kind network's gateway.
+   */
+  hostAddress(): string;
 }
 
 function works(cmd: string, args: string[]): boolean {

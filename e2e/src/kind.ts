@@ -347,6 +347,24 @@ export class KindDriver implements Driver {
     this.tools = { ...TOOLS, ...tools };
   }
 
+  hostAddress(): string {
+    // The node is a container on Docker's `kind` network, whose gateway is this machine; pod
+    // traffic to it leaves through the node, as to any address outside the cluster.
+    const gateways = run(this.tools.docker, [
+      'network',
+      'inspect',
+      'kind',
+      '--format',
+      '{{range .IPAM.Config}}{{.Gateway}} {{end}}',
+    ]);
+    const v4 = gateways.split(/\s+/).find((g) => /^\d+\.\d+\.\d+\.\d+$/.test(g));
+    if (!v4)
+      throw new Error(
+        `the kind network has no IPv4 gateway (docker network inspect kind: ${gateways.trim()})`,
+      );
+    return v4;
+  }
+
   async prepare(): Promise<void> {
     const { kind, kubectl, docker } = this.tools;
     const clusters = run(kind, ['get', 'clusters'], { allowFail: true }).split('\n');

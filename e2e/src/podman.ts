@@ -410,6 +410,10 @@ class PodmanDeployment implements Deployment {
 export class PodmanDriver implements Driver {
   readonly name = 'podman' as const;
 
+  hostAddress(): string {
+    return 'host.containers.internal'; // in every container's /etc/hosts: the host, from the pod network
+  }
+
   async prepare(): Promise<void> {
     buildNodeBase();
     buildStandIns();

@@ -24,6 +24,8 @@ export interface GitServerOptions {
   auth?: { user: string; password: string };
   /** Serve https with this certificate and key (PEM). */
   tls?: { cert: string; key: string };
+  /** Address to listen on (127.0.0.1); 0.0.0.0 for pods that reach the test machine (e2e). */
+  host?: string;
 }
 
 export interface GitRequest {
@@ -37,6 +39,7 @@ export interface GitRequest {
 export interface GitServer {
   /** http(s)://127.0.0.1:<port> */
   readonly base: string;
+  readonly port: number;
   /** Requests answered: path, status, response body bytes (for tests that count round trips). */
   readonly requests: GitRequest[];
   /** Closes the listener (and every open connection): the server is down. */
@@ -81,9 +84,11 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
       c.on('close', () => sockets.delete(c));
     });
   track(server);
-  const port = await listenOn(server, 0);
+  const host = opts.host ?? '127.0.0.1';
+  const port = await listenOn(server, 0, host);
   return {
     base: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    port,
     requests,
     async stop() {
       for (const s of sockets) s.destroy();
@@ -92,15 +97,15 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     async restart() {
       server = make();
       track(server);
-      await listenOn(server, port);
+      await listenOn(server, port, host);
     },
   };
 }
 
-function listenOn(server: Server, port: number): Promise<number> {
+function listenOn(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });
