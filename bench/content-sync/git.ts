@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRepo, startGitServer } from '../../packages/content-sync/src/testing-git.ts';
 import type { MemoryLimit } from './memory-limit.ts';
-import { childrenCpu, commandOf, cpuSeconds, descendants, type Proc, rssKiB, start } from './procs.ts';
+import { childrenCpu, commandOf, cpuSeconds, start, startSampled } from './procs.ts';
 
 export interface GitRow {
   contender: string;
@@ -127,16 +127,7 @@ async function measure(
         }
       : { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
   const t0 = performance.now();
-  const [run, runArgs] = limit ? limit.wrap(cmd, args) : [cmd, args];
-  const proc: Proc = start(run, runArgs, env);
-  const pids = () => [proc.child.pid!, ...descendants(proc.child.pid!)];
-  let peak = 0;
-  const sampler = setInterval(() => {
-    peak = Math.max(
-      peak,
-      pids().reduce((n, p) => n + rssKiB(p), 0),
-    );
-  }, 20);
+  const { proc, pids, peakKiB, stopSampling } = startSampled(cmd, args, env, limit, 20);
   const last = o.files - 1;
   const lastPath = `d${Math.floor(last / 100)}/f${last % 100}.txt`;
   await o.until(
@@ -145,7 +136,7 @@ async function measure(
     300_000,
   );
   const firstCloneMs = performance.now() - t0;
-  const firstClonePeakMiB = peak / 1024;
+  const firstClonePeakMiB = peakKiB() / 1024;
   await sleep(1000);
 
   const lat: number[] = [];
@@ -172,7 +163,7 @@ async function measure(
   const idle0 = cpuNow();
   await sleep(3000);
   const idle1 = cpuNow();
-  clearInterval(sampler);
+  stopSampling();
   const names = [...new Set(pids().map(commandOf))].join('+');
   await proc.stop();
   await web.stop();
@@ -188,6 +179,6 @@ async function measure(
     pushes: o.pushes,
     cpuMsPerPush: (cpuPush / o.pushes) * 1000,
     idleCpuPct: ((idle1 - idle0) / 3) * 100,
-    peakRssMiB: peak / 1024,
+    peakRssMiB: peakKiB() / 1024,
   };
 }

@@ -1,6 +1,8 @@
 // Process measurements from /proc: RSS, peak RSS, inotify watches, CPU time; and process start/stop.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { MemoryLimit } from './memory-limit.ts';
 
 export function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   try {
@@ -122,4 +124,33 @@ export function start(cmd: string, args: string[], env: Record<string, string> =
       clearTimeout(t);
     },
   };
+}
+
+/** A sidecar started (under the memory limit, if any) with its process tree's peak RSS sampled. */
+export interface Sampled {
+  proc: Proc;
+  /** The sidecar and its descendants (a shell's git or rsync children). */
+  pids(): number[];
+  peakKiB(): number;
+  stopSampling(): void;
+}
+
+export function startSampled(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  limit: MemoryLimit | undefined,
+  everyMs: number,
+): Sampled {
+  const [run, runArgs] = limit ? limit.wrap(cmd, args) : [cmd, args];
+  const proc = start(run, runArgs, env);
+  const pids = () => [proc.child.pid!, ...descendants(proc.child.pid!)];
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(
+      peak,
+      pids().reduce((n, p) => n + rssKiB(p), 0),
+    );
+  }, everyMs);
+  return { proc, pids, peakKiB: () => peak, stopSampling: () => clearInterval(sampler) };
 }

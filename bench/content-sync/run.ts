@@ -20,7 +20,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gitBench } from './git.ts';
 import { type MemoryLimit, manifestMemoryLimit, memoryCgroup, parseQuantity } from './memory-limit.ts';
-import { commandOf, cpuSeconds, descendants, inotifyWatches, type Proc, rssKiB, start } from './procs.ts';
+import { commandOf, cpuSeconds, inotifyWatches, rssKiB, start, startSampled } from './procs.ts';
 
 // The machine as the figures were taken: cores, and the 1-minute load average before the bench began.
 const startLoad = loadavg()[0]!;
@@ -189,16 +189,7 @@ async function measure(
           SYNC_PRUNE_GRACE: GRACE,
         }
       : {};
-  const [run, runArgs] = limit ? limit.wrap(cmd, args) : [cmd, args];
-  const proc: Proc = start(run, runArgs, env);
-  const pids = () => [proc.child.pid!, ...descendants(proc.child.pid!)];
-  let peak = 0;
-  const sampler = setInterval(() => {
-    peak = Math.max(
-      peak,
-      pids().reduce((n, p) => n + rssKiB(p), 0),
-    );
-  }, 50);
+  const { proc, pids, peakKiB, stopSampling } = startSampled(cmd, args, env, limit, 50);
   const lastFile = files - 1;
   const lastUrl = `${base}/d${Math.floor(lastFile / 100)}/f${lastFile % 100}.txt`;
   await until(
@@ -276,7 +267,7 @@ async function measure(
   await sleep(3000);
   const cpu1 = idlePids.reduce((n, p) => n + cpuSeconds(p), 0);
   const rss = pids().reduce((n, p) => n + rssKiB(p), 0);
-  clearInterval(sampler);
+  stopSampling();
   const names = pids().map(commandOf).join('+');
   await proc.stop();
   await webProc.stop();
@@ -290,7 +281,7 @@ async function measure(
     p99Ms: pct(lat, 99),
     edits,
     rssMiB: rss / 1024,
-    peakRssMiB: peak / 1024,
+    peakRssMiB: peakKiB() / 1024,
     watches,
     idleCpuPct: ((cpu1 - cpu0) / 3) * 100,
     mixedReads,
