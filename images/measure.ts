@@ -7,10 +7,10 @@
 // with a read-only root filesystem, as the manifests do.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from '../packages/service/src/testing.ts';
 import {
   buildComponent,
   buildNodeBase,
@@ -30,15 +30,6 @@ function podman(args: string[]): string {
   const r = spawnSync('podman', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`podman ${args.join(' ')}: ${r.stderr.trim()}`);
   return r.stdout.trim();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Each component's readiness port and the minimum it needs to become ready on its own. */

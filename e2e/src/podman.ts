@@ -18,7 +18,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -29,6 +28,7 @@ import {
   buildStandIns,
   COMPONENTS,
 } from '../../images/offline.ts';
+import { freePort } from '../../packages/service/src/testing.ts';
 import { bringUp, type Deployment, type Driver, type ExecResult, execResult } from './driver.ts';
 import { type K8sObject, render, repoRoot, targetName } from './render.ts';
 import { eventually } from './wait.ts';
@@ -49,17 +49,6 @@ function podman(
     );
   }
   return r.stdout ?? '';
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: container specs from rendered YAML

@@ -4,9 +4,9 @@
 // one, tried again if another process takes it first.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../packages/service/src/testing.ts';
 import { repoRoot } from './generated.ts';
 
 export interface Running {
@@ -72,15 +72,6 @@ export async function startComponent(
     });
   });
   return { proc, started };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const addr = s.address();
-  await new Promise((r) => s.close(r));
-  return typeof addr === 'object' && addr ? addr.port : 0;
 }
 
 /** Debian's prometheus with `configFile`, its data in `dir`; resolves once /-/ready answers 200. */
