@@ -2,7 +2,6 @@
 // /proc, run wrk and h2load and parse what they print. Node builtins only.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 
 export const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100);
@@ -17,15 +16,7 @@ export function have(tool: string): boolean {
 }
 
 /** A free loopback port (bind, read, close: fine for a benchmark). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../packages/service/src/testing.ts';
 
 export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   const { connect } = await import('node:net');
@@ -165,6 +156,26 @@ export function parseWrk(out: string): WrkResult {
   };
 }
 
+/** Runs a load generator on the load core: its output, and the CPU ms the given processes used meanwhile. */
+async function loadRun(
+  tool: string,
+  args: string[],
+  pids: number[],
+  env: Record<string, string> = {},
+): Promise<{ out: string; used: number }> {
+  const [cmd, cmdArgs] = onCore('load', tool, args);
+  const before = cpuMs(pids);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...env } });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.on('data', (d) => (text += d));
+    child.on('error', reject);
+    child.on('exit', () => resolve(text));
+  });
+  return { out, used: cpuMs(pids) - before };
+}
+
 /** Runs wrk and returns its parsed result plus the CPU time the given processes used meanwhile. */
 export async function wrk(
   url: string,
@@ -181,17 +192,7 @@ export async function wrk(
   for (const h of opts.headers ?? []) args.push('-H', h);
   if (opts.script) args.push('-s', opts.script);
   args.push(url);
-  const before = cpuMs(pids);
-  const [cmd, cmdArgs] = onCore('load', 'wrk', args);
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...opts.env } });
-    let text = '';
-    child.stdout.on('data', (d) => (text += d));
-    child.stderr.on('data', (d) => (text += d));
-    child.on('error', reject);
-    child.on('exit', () => resolve(text));
-  });
-  const used = cpuMs(pids) - before;
+  const { out, used } = await loadRun('wrk', args, pids, opts.env);
   const r = parseWrk(out);
   if (!Number.isFinite(r.requests)) throw new Error(`could not read wrk's output:\n${out}`);
   return { ...r, cpuMs: used, cpuUsPerRequest: r.requests > 0 ? (used * 1000) / r.requests : Number.NaN };
@@ -216,17 +217,7 @@ export async function h2load(
   if (opts.data) args.push('-d', opts.data);
   for (const h of opts.headers ?? []) args.push('-H', h);
   args.push(url);
-  const [cmd, cmdArgs] = onCore('load', 'h2load', args);
-  const before = cpuMs(pids);
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(cmd, cmdArgs);
-    let text = '';
-    child.stdout.on('data', (d) => (text += d));
-    child.stderr.on('data', (d) => (text += d));
-    child.on('error', reject);
-    child.on('exit', () => resolve(text));
-  });
-  const used = cpuMs(pids) - before;
+  const { out, used } = await loadRun('h2load', args, pids);
   const m = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? 'NaN');
   if (!m) throw new Error(`could not read h2load's output:\n${out}`);

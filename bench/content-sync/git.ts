@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRepo, startGitServer } from '../../packages/content-sync/src/testing-git.ts';
 import type { MemoryLimit } from './memory-limit.ts';
-import { childrenCpu, commandOf, cpuSeconds, start, startSampled } from './procs.ts';
+import { childrenCpu, commandOf, cpuSeconds, startSampled, startWeb } from './procs.ts';
 
 export interface GitRow {
   contender: string;
@@ -92,24 +92,7 @@ async function measure(
   target: string,
   limit: MemoryLimit | undefined,
 ): Promise<GitRow> {
-  const web = start(process.execPath, [o.web], {
-    WEB_ROOT: join(target, 'current'),
-    WEB_PORT: '0',
-    WEB_HOST: '127.0.0.1',
-    WEB_ACCESS_LOG: 'off',
-  });
-  const port = await o.until(
-    'web',
-    () => {
-      const line = web
-        .out()
-        .split('\n')
-        .find((l) => l.includes('"msg":"listening"'));
-      return line ? (JSON.parse(line).port as number) : undefined;
-    },
-    20_000,
-  );
-  const base = `http://127.0.0.1:${port}`;
+  const { proc: web, base } = await startWeb(o.web, join(target, 'current'));
   const [cmd, args]: [string, string[]] =
     contender === 'content-sync'
       ? [process.execPath, [o.sync]]

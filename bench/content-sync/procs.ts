@@ -154,3 +154,26 @@ export function startSampled(
   }, everyMs);
   return { proc, pids, peakKiB: () => peak, stopSampling: () => clearInterval(sampler) };
 }
+
+/** multipod-web serving `root` on a free port, once it logs that it listens; its process and base URL. */
+export async function startWeb(main: string, root: string): Promise<{ proc: Proc; base: string }> {
+  const proc = start(process.execPath, [main], {
+    WEB_ROOT: root,
+    WEB_PORT: '0',
+    WEB_HOST: '127.0.0.1',
+    WEB_ACCESS_LOG: 'off',
+  });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const line = proc
+      .out()
+      .split('\n')
+      .find((l) => l.includes('"msg":"listening"'));
+    if (line) return { proc, base: `http://127.0.0.1:${JSON.parse(line).port as number}` };
+    if (Date.now() > deadline) {
+      await proc.stop();
+      throw new Error(`web did not start: ${proc.out()}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

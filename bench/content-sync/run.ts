@@ -20,7 +20,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gitBench } from './git.ts';
 import { type MemoryLimit, manifestMemoryLimit, memoryCgroup, parseQuantity } from './memory-limit.ts';
-import { commandOf, cpuSeconds, inotifyWatches, rssKiB, start, startSampled } from './procs.ts';
+import { commandOf, cpuSeconds, inotifyWatches, rssKiB, startSampled, startWeb } from './procs.ts';
 
 // The machine as the figures were taken: cores, and the 1-minute load average before the bench began.
 const startLoad = loadavg()[0]!;
@@ -130,48 +130,7 @@ async function measure(
   const target = join(dir, contender === 'content-sync' ? 'www-cs' : 'www-shell');
   const served = contender === 'content-sync' ? join(target, 'current') : target;
   rmSync(target, { recursive: true, force: true }); // every run starts from nothing
-  const web = start(process.execPath, [WEB], {
-    WEB_ROOT: served,
-    WEB_PORT: '0',
-    WEB_HOST: '127.0.0.1',
-    WEB_ACCESS_LOG: 'off',
-    WEB_LOG_LEVEL: 'warn',
-  });
-  const port = await until(
-    'web',
-    () => {
-      for (const l of web.out().split('\n'))
-        if (l.includes('"listening"') || l.includes('"msg":"listening"')) return JSON.parse(l).port as number;
-      return undefined;
-    },
-    20_000,
-  ).catch(async () => {
-    // web logs at warn level hides "listening": start it at info instead.
-    return 0;
-  });
-  let webProc = web;
-  let base = `http://127.0.0.1:${port}`;
-  if (port === 0) {
-    await web.stop();
-    webProc = start(process.execPath, [WEB], {
-      WEB_ROOT: served,
-      WEB_PORT: '0',
-      WEB_HOST: '127.0.0.1',
-      WEB_ACCESS_LOG: 'off',
-    });
-    const p = await until(
-      'web',
-      () => {
-        const line = webProc
-          .out()
-          .split('\n')
-          .find((l) => l.includes('"msg":"listening"'));
-        return line ? (JSON.parse(line).port as number) : undefined;
-      },
-      20_000,
-    );
-    base = `http://127.0.0.1:${p}`;
-  }
+  const { proc: webProc, base } = await startWeb(WEB, served);
 
   const t0 = performance.now();
   const [cmd, args]: [string, string[]] =
