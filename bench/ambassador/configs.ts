@@ -4,6 +4,15 @@
 
 export const BODY = `${'multipod benchmark origin: a small response of about one hundred bytes. '.repeat(2).slice(0, 99)}\n`;
 
+/** One worker in the foreground, its pid and error log named `name` in the run's folder. */
+function nginxMain(dir: string, name: string): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}-error.log warn;
+events { worker_connections 4096; }`;
+}
+
 /** nginx's temporary files in the run's folder (its compiled-in paths are root's). */
 function tempPaths(dir: string): string {
   return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
@@ -12,11 +21,7 @@ function tempPaths(dir: string): string {
 }
 
 export function originNginx(dir: string, port: number, keepaliveTimeout: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/origin.pid;
-error_log ${dir}/origin-error.log warn;
-events { worker_connections 4096; }
+  return `${nginxMain(dir, 'origin')}
 http {
   access_log off;
   keepalive_timeout ${keepaliveTimeout};
@@ -40,11 +45,7 @@ export function proxyNginx(
   accessLog = false,
   name = 'proxy',
 ): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/${name}.pid;
-error_log ${dir}/${name}-error.log warn;
-events { worker_connections 4096; }
+  return `${nginxMain(dir, name)}
 http {
   access_log ${accessLog ? `${dir}/${name}-access.log combined buffer=4k flush=1s` : 'off'};
   keepalive_requests 1000000;
@@ -107,11 +108,7 @@ pools:
 
 /** TLS termination: nginx with the same certificate, proxying to the origin with keep-alive. */
 export function tlsNginx(dir: string, port: number, origin: number, cert: string, key: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/tls-nginx.pid;
-error_log ${dir}/tls-nginx-error.log warn;
-events { worker_connections 4096; }
+  return `${nginxMain(dir, 'tls-nginx')}
 http {
   access_log off;
   keepalive_requests 1000000;
@@ -170,11 +167,7 @@ pools:
 
 /** nginx grpc_pass: cleartext HTTP/2 in, HTTP/2 (h2c) to the gRPC origin with keep-alive. */
 export function grpcNginx(dir: string, port: number, origin: number): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/grpc-nginx.pid;
-error_log ${dir}/grpc-nginx-error.log warn;
-events { worker_connections 4096; }
+  return `${nginxMain(dir, 'grpc-nginx')}
 http {
   access_log ${dir}/grpc-nginx-access.log combined buffer=4k flush=1s;
   ${tempPaths(dir)}
