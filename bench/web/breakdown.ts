@@ -4,10 +4,11 @@
 // to core 0, wrk on core 1, in alternating rounds. What web costs beyond "floor + all" is its own
 // request handling (request gate, path check, cache lookup, conditional requests).
 // BENCH_SECONDS (2), BENCH_ROUNDS (7), BENCH_CONNECTIONS (32), BENCH_FILE (1k.txt).
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { freePort, have, PINNING, startProcess, stopAll, waitForPort, wrk } from '../tools.ts';
+import { makeSite } from './site.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
@@ -19,16 +20,7 @@ if (!have('wrk')) {
   process.exit(1);
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'bench-web-breakdown-'));
-const snap = join(dir, 'www/.snapshots/s1');
-mkdirSync(snap, { recursive: true });
-for (const [name, bytes] of [
-  ['1k.txt', 1024],
-  ['10k.txt', 10240],
-  ['100k.txt', 102400],
-] as const)
-  writeFileSync(join(snap, name), `${'x'.repeat(bytes - 1)}\n`);
-symlinkSync('.snapshots/s1', join(dir, 'www/current'));
+const { dir, snap, root } = makeSite('bench-web-breakdown-');
 
 const variants: { name: string; add?: string }[] = [
   { name: 'floor', add: '' },
@@ -49,7 +41,7 @@ try {
       v.add === undefined
         ? [join(repo, 'packages/web/dist/main.js'), '--port', String(port), '--host', '127.0.0.1']
         : [join(import.meta.dirname, 'bare-server.ts'), String(port), snap];
-    if (v.add === undefined) args.push('--root', join(dir, 'www/current'));
+    if (v.add === undefined) args.push('--root', root);
     const env = { BARE_ADD: v.add ?? '', WEB_ACCESS_LOG: join(dir, 'web-access.log'), WEB_LOG_LEVEL: 'warn' };
     const child = startProcess(process.execPath, args, env, 'server');
     await waitForPort(port);

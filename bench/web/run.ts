@@ -8,8 +8,8 @@
 // BENCH_SECONDS (2), BENCH_ROUNDS (5), BENCH_CONNECTIONS (32), BENCH_PROFILE=1 (a CPU profile of
 // web at each size, summarized by share).
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { findNginx, type Nginx, startNginx } from '../../packages/service/src/testing-nginx.ts';
 import { type ProfileSummary, summarize } from '../profile.ts';
@@ -24,6 +24,7 @@ import {
   waitForPort,
   wrk,
 } from '../tools.ts';
+import { FILES, makeSite } from './site.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const mainJs = join(repo, 'packages/web/dist/main.js');
@@ -33,11 +34,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const profile = process.env.BENCH_PROFILE === '1';
 const startLoad = loadavg()[0]!;
-const sizes = [
-  { name: '1 KB', file: '1k.txt', bytes: 1024, goal: 0.5 },
-  { name: '10 KB', file: '10k.txt', bytes: 10 * 1024, goal: 0.5 },
-  { name: '100 KB', file: '100k.txt', bytes: 100 * 1024, goal: 0.8 },
-];
+const GOALS: Record<string, number> = { '1 KB': 0.5, '10 KB': 0.5, '100 KB': 0.8 };
+const sizes = FILES.map((f) => ({ ...f, goal: GOALS[f.name]! }));
 
 if (!findNginx() || !have('wrk')) {
   console.error(
@@ -46,13 +44,7 @@ if (!findNginx() || !have('wrk')) {
   process.exit(1);
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'bench-web-'));
-chmodSync(dir, 0o755); // nginx's worker runs as nobody when started by root
-const snap = join(dir, 'www/.snapshots/s1');
-mkdirSync(snap, { recursive: true });
-for (const s of sizes) writeFileSync(join(snap, s.file), `${'x'.repeat(s.bytes - 1)}\n`);
-symlinkSync('.snapshots/s1', join(dir, 'www/current'));
-const root = join(dir, 'www/current');
+const { dir, snap, root } = makeSite('bench-web-');
 
 type Name = 'nginx' | 'web' | 'express' | 'floor';
 const NAMES: Name[] = ['nginx', 'web', 'express', 'floor'];
